@@ -1,0 +1,54 @@
+"""The model card: what a model was made from, written beside it by the train stage."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from datawheel.dvcio import pointer_md5
+from datawheel.params import Params
+
+LIBRARIES = ("datawheel", "scikit-learn", "skops", "numpy", "pandas", "pyarrow", "scipy")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries that shape the model's bytes."""
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def model_card(params: Params, model_md5: str, train: pd.DataFrame, curation: dict) -> dict:
+    """Params, data fingerprints and library versions for one trained model; no wall-clock."""
+    paths = params.paths
+    return {
+        "model": {
+            "name": params.registry.model_name,
+            "path": paths.model,
+            "md5": model_md5,
+            "estimator": params.model.estimator,
+            "classes": [str(c) for c in params.contract.classes],
+        },
+        "params": params.model_dump(
+            mode="json",
+            by_alias=True,
+            include={"contract", "window", "split", "label_issues", "leakage", "model"},
+        ),
+        "data": {
+            "raw_dir_md5": pointer_md5(Path(f"{paths.raw}.dvc")),
+            "train_rows": len(train),
+            "holdout_rows": curation["counts"]["holdout_rows"],
+            "train_fingerprint": curation["fingerprints"]["train"],
+            "holdout_fingerprint": curation["fingerprints"]["holdout"],
+            "window": curation["window"],
+            "split": curation["split"],
+            "batches": curation["per_batch"],
+        },
+        "libraries": library_versions(),
+    }

@@ -1,0 +1,45 @@
+"""The champion pointer: models/champion.json, the git-tracked twin of GTO's `prod` stage."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datawheel.fileio import read_json
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    model_md5: str
+    commit: str
+    model_path: str
+    tags: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_champion(path: Path) -> Champion | None:
+    """The champion named by the pointer, or None when there is none yet (or no file)."""
+    data = read_json(path, default=None)
+    if not data or not data.get("version"):
+        return None
+    known = Champion.__dataclass_fields__
+    return Champion(**{k: v for k, v in data.items() if k in known})
+
+
+def load_champion_model(champion: Champion, root: Path = Path(".")):
+    """The champion's model, fetched by md5 through DVC and checked before it is loaded."""
+    from datawheel.dvcio import fetch_file_bytes
+    from datawheel.modelio import load_model
+
+    data = fetch_file_bytes(champion.model_path, champion.commit, champion.model_md5, root)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "champion.skops"
+        path.write_bytes(data)
+        return load_model(path, expected_md5=champion.model_md5)

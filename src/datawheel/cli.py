@@ -1,0 +1,145 @@
+"""The `datawheel` command: parses arguments, calls the library, renders with rich."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from datawheel.errors import EXIT_CODES, DatawheelError
+
+app = typer.Typer(
+    help="datawheel: git-native continuous training with DVC, Great Expectations and a gate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    if debug:
+        os.environ["DATAWHEEL_DEBUG"] = "1"
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder for the daily batch files.")] = Path("data/raw"),
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2026-01-01",
+    days: Annotated[int, typer.Option(help="Number of days.")] = 30,
+    rows_per_day: Annotated[int, typer.Option(help="Rows per day (varies ±10%).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the stream.")] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    inject: Annotated[
+        list[str] | None,
+        typer.Option(help="KIND@DAY, DAY a date or an offset from --start; repeatable."),
+    ] = None,
+) -> None:
+    """Write the built-in data stream: one realistic churn batch per day."""
+    from datawheel.simulate import parse_injection
+    from datawheel.simulate import simulate as run_simulate
+
+    first = _parse_date(start, "--start")
+    try:
+        injections = [parse_injection(text, first) for text in inject or []]
+        written = run_simulate(out, first, days, rows_per_day, seed, fmt, injections)
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
+    console.print(f"wrote {len(written)} batch file(s) to {out}")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path(
+        "."
+    ),
+    remote: Annotated[
+        Path | None, typer.Option(help="A folder to use as the default DVC remote.")
+    ] = None,
+) -> None:
+    """Start a datawheel project: template, git init, dvc init."""
+    from datawheel.workspace import init_repo
+
+    if (directory / "dvc.yaml").exists():
+        raise _usage(f"{directory}/dvc.yaml exists already: this folder is a project")
+    init_repo(directory, remote)
+    console.print(f"datawheel project ready in {directory}")
+
+
+@app.command()
+def demo(
+    workspace: Annotated[Path, typer.Option(help="A new folder for the demo.")] = Path(
+        "datawheel-demo"
+    ),
+    days: Annotated[int, typer.Option(help="Days of data in the first commit.")] = 30,
+    rows_per_day: Annotated[int, typer.Option(help="Rows per simulated day.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the built-in stream.")] = 7,
+) -> None:
+    """Run the pipeline on the built-in stream in a fresh workspace and show the gate."""
+    from datawheel.demo import run_demo
+    from datawheel.render import gate_table, metrics_table
+
+    result = run_demo(workspace, days, rows_per_day, seed, console=err_console)
+    console.print(metrics_table(result.metrics))
+    console.print(gate_table(result.gate))
+    console.print(f"\nworkspace: {result.repo}")
+    console.print(f"try: cd {result.repo} && dvc metrics show && dvc plots show")
+
+
+@app.command("exit-codes")
+def exit_codes() -> None:
+    """List the exit codes every datawheel command and stage uses."""
+    table = Table("code", "meaning")
+    for code, meaning in EXIT_CODES.items():
+        table.add_row(str(code), meaning)
+    console.print(table)
+
+
+def _parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise _usage(f"{option}: {text!r} is not a date YYYY-MM-DD") from None
+
+
+def _usage(message: str) -> DatawheelError:
+    from datawheel.errors import ParamsError
+
+    return ParamsError(message)
+
+
+def main() -> None:
+    """Entry point: run the app; a DatawheelError is one red line and its exit code."""
+    try:
+        app(standalone_mode=False)
+    except DatawheelError as exc:
+        if os.environ.get("DATAWHEEL_DEBUG"):
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("DATAWHEEL_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc} (rerun with --debug)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,206 @@
+"""Curation: the sliding window, de-duplication, quarantine, time split, leakage and label issues.
+
+Each step is a pure function from frames to frames; `curate` chains them and returns the
+train and hold-out frames with a `CurationReport` that says what happened to every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from datawheel.errors import DataContractError, LeakageError
+from datawheel.fileio import frame_fingerprint
+from datawheel.params import Params
+from datawheel.train import build_pipeline, encode_target, feature_frame, ordered_classes
+
+SAMPLE = 10
+
+
+@dataclass
+class CurationReport:
+    counts: dict[str, int]
+    window: dict[str, str | int | None]
+    split: dict[str, str | int]
+    per_batch: list[dict] = field(default_factory=list)
+    removed: list[dict] = field(default_factory=list)  # every dropped row id with its reason
+    flagged: list[dict] = field(default_factory=list)  # label issues kept in train (action flag)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "counts": self.counts,
+            "window": self.window,
+            "split": self.split,
+            "per_batch": self.per_batch,
+            "removed": self.removed,
+            "flagged": self.flagged,
+            "fingerprints": self.fingerprints,
+        }
+
+
+def apply_window(frame: pd.DataFrame, time_column: str, days: int) -> tuple[pd.DataFrame, dict]:
+    """Keep the last `days` calendar days of event time, ending at the newest row's day."""
+    if frame.empty:
+        return frame, {"days": days, "start": None, "end": None}
+    newest_day = frame[time_column].max().floor("D")
+    end = newest_day + pd.Timedelta(days=1)
+    start = frame[time_column].min().floor("D") if days == 0 else end - pd.Timedelta(days=days)
+    inside = frame[(frame[time_column] >= start) & (frame[time_column] < end)]
+    return inside, {"days": days, "start": start.isoformat(), "end": end.isoformat()}
+
+
+def split_by_time(
+    frame: pd.DataFrame, time_column: str, holdout_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The most recent `holdout_days` calendar days are the hold-out; the rest is train."""
+    newest_day = frame[time_column].max().floor("D")
+    cutoff = newest_day - pd.Timedelta(days=holdout_days - 1)
+    is_holdout = frame[time_column] >= cutoff
+    return (
+        frame[~is_holdout],
+        frame[is_holdout],
+        {
+            "holdout_days": holdout_days,
+            "cutoff": cutoff.isoformat(),
+        },
+    )
+
+
+def check_leakage(
+    train: pd.DataFrame, holdout: pd.DataFrame, id_column: str, check_entities: bool
+) -> None:
+    """Raise LeakageError if a row id, or (optionally) an entity, is in both sets."""
+    shared_rows = sorted(set(train["row_id"]) & set(holdout["row_id"]))
+    if shared_rows:
+        raise LeakageError(
+            f"{len(shared_rows)} row id(s) in both train and hold-out, e.g. {shared_rows[:5]} "
+            "(rule: no_shared_rows)"
+        )
+    if not check_entities:
+        return
+    shared = sorted(set(train[id_column].astype(str)) & set(holdout[id_column].astype(str)))
+    if shared:
+        batches = sorted(set(holdout.loc[holdout[id_column].astype(str).isin(shared), "batch"]))
+        raise LeakageError(
+            f"{len(shared)} {id_column} value(s) in both train and hold-out, e.g. {shared[:5]}; "
+            f"hold-out rows from {batches[:5]} (rule: no_shared_entities). Find where these "
+            "rows were copied from, or set leakage.check_entities: false if entities recur"
+        )
+
+
+def out_of_fold_proba(train: pd.DataFrame, params: Params) -> np.ndarray:
+    """Cross-validated predicted probabilities: each row scored by a model that never saw it."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    contract = params.contract
+    y = encode_target(train[contract.target], ordered_classes(contract))
+    folds = StratifiedKFold(
+        n_splits=params.label_issues.folds, shuffle=True, random_state=params.label_issues.seed
+    )
+    scorer = params.model.model_copy(
+        update={"estimator": params.label_issues.estimator, "seed": params.label_issues.seed}
+    )
+    return cross_val_predict(
+        build_pipeline(contract, scorer),
+        feature_frame(train, contract),
+        y,
+        cv=folds,
+        method="predict_proba",
+    )
+
+
+def find_label_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Confident learning (cleanlab): rows whose given label has low self-confidence."""
+    from cleanlab.filter import find_label_issues as cleanlab_find
+
+    return cleanlab_find(labels=labels, pred_probs=proba, filter_by="prune_by_noise_rate")
+
+
+def curate(
+    ingested: pd.DataFrame, quarantined_ids: Set[str], params: Params
+) -> tuple[pd.DataFrame, pd.DataFrame, CurationReport]:
+    """From every ingested row to the train and hold-out frames, with the reason for each drop."""
+    contract = params.contract
+    time_column = contract.time_column
+    frame = ingested.sort_values(["batch", "line"], kind="stable")
+    status = pd.Series("train", index=frame.index, dtype="object")
+    removed: list[dict] = []
+
+    def drop(mask: pd.Series | np.ndarray, reason: str) -> None:
+        effective = mask & (status == "train")
+        status[effective] = reason
+        for row in frame.loc[effective, ["row_id", "batch", "line"]].itertuples(index=False):
+            removed.append(
+                {"row_id": row.row_id, "batch": row.batch, "line": int(row.line), "reason": reason}
+            )
+
+    windowed, window = apply_window(frame, time_column, params.window.days)
+    outside = ~frame.index.isin(windowed.index)
+    status[outside] = "outside_window"
+    live = status == "train"
+    drop(live & frame["row_id"].isin(quarantined_ids), "quarantined")
+    live = status == "train"
+    duplicate = frame["row_id"].duplicated(keep="first") & live
+    drop(duplicate, "duplicate_row_id")
+    kept = frame[status == "train"]
+    if kept.empty:
+        raise DataContractError(
+            "curate: no rows left after window, quarantine and de-duplication "
+            "(rule: rows_to_train); check data/raw and params.yaml window.days"
+        )
+    train, holdout, split = split_by_time(kept, time_column, params.split.holdout_days)
+    if train.empty or holdout.empty:
+        raise DataContractError(
+            f"curate: the split leaves {len(train)} train and {len(holdout)} hold-out rows "
+            "(rule: split_nonempty); the window must cover more than split.holdout_days days"
+        )
+    check_leakage(train, holdout, contract.id_column, params.leakage.check_entities)
+    status[holdout.index] = "holdout"
+
+    flagged: list[dict] = []
+    if params.label_issues.enabled:
+        train = train.sort_values("row_id", kind="stable")
+        labels = encode_target(train[contract.target], ordered_classes(contract))
+        issues = find_label_issues(labels, out_of_fold_proba(train, params))
+        rows = train.loc[issues, ["row_id", "batch", "line"]]
+        if params.label_issues.action == "drop":
+            drop(frame.index.isin(rows.index), "label_issue")
+            train = train.loc[~issues]
+        else:
+            status[rows.index] = "train_label_issue"
+            flagged = [
+                {"row_id": r.row_id, "batch": r.batch, "line": int(r.line), "reason": "label_issue"}
+                for r in rows.itertuples(index=False)
+            ]
+    train = train.sort_values(["batch", "line"], kind="stable").reset_index(drop=True)
+    holdout = holdout.sort_values(["batch", "line"], kind="stable").reset_index(drop=True)
+
+    per_batch = _per_batch(frame, status)
+    counts = {
+        "ingested_rows": len(frame),
+        "outside_window": int((status == "outside_window").sum()),
+        "quarantined": int((status == "quarantined").sum()),
+        "duplicates": int((status == "duplicate_row_id").sum()),
+        "label_issues_dropped": int((status == "label_issue").sum()),
+        "label_issues_flagged": len(flagged),
+        "train_rows": len(train),
+        "holdout_rows": len(holdout),
+    }
+    removed.sort(key=lambda r: (r["batch"], r["line"], r["reason"]))
+    fingerprints = {"train": frame_fingerprint(train), "holdout": frame_fingerprint(holdout)}
+    report = CurationReport(counts, window, split, per_batch, removed, flagged, fingerprints)
+    return train, holdout, report
+
+
+def _per_batch(frame: pd.DataFrame, status: pd.Series) -> list[dict]:
+    """Rows of each batch by what became of them: the audit trail's per-batch survival."""
+    table = pd.crosstab([frame["batch"], frame["batch_md5"]], status)
+    out = []
+    for (batch, md5), row in table.iterrows():
+        counts = {str(k): int(v) for k, v in row.items() if v}
+        out.append({"batch": str(batch), "md5": str(md5), "rows": int(row.sum()), **counts})
+    return out

@@ -1,0 +1,50 @@
+"""One exception type per kind of user error, each with its documented exit code."""
+
+from __future__ import annotations
+
+
+class DatawheelError(Exception):
+    """Base of every error datawheel reports as one readable line."""
+
+    exit_code = 1
+
+
+class ParamsError(DatawheelError):
+    """params.yaml is missing, malformed or has a wrong key or value."""
+
+    exit_code = 2
+
+
+class DataContractError(DatawheelError):
+    """An input file cannot be read or breaks the data contract."""
+
+    exit_code = 3
+
+
+class ValidationFailed(DatawheelError):
+    """A critical data test failed on a batch nobody has acknowledged."""
+
+    exit_code = 4
+
+
+class LeakageError(DatawheelError):
+    """Rows or entities are shared between the training and hold-out sets."""
+
+    exit_code = 5
+
+
+class IntegrityError(DatawheelError):
+    """A file's hash differs from the one recorded for it."""
+
+    exit_code = 6
+
+
+EXIT_CODES = {
+    0: "success",
+    1: "unexpected error (rerun with --debug for the traceback)",
+    2: "bad parameters or usage (params.yaml, command-line arguments)",
+    3: "an input file breaks the data contract",
+    4: "a critical data test failed (see reports/validation.md)",
+    5: "leakage between training and hold-out data",
+    6: "a file does not match its recorded hash",
+}

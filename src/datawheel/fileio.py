@@ -1,0 +1,79 @@
+"""Atomic writes and hashing: a stage killed half-way leaves no half-written output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+CHUNK = 1 << 20
+
+
+def file_md5(path: str | Path) -> str:
+    """md5 of a file's bytes, read in 1 MiB chunks (the hash DVC records)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary file beside path, then rename it over path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def to_json(data: Any) -> str:
+    """Stable JSON for committed files: sorted keys, two-space indent, final newline."""
+    return (
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False)
+        + "\n"
+    )
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_text(path, to_json(data))
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    path = Path(path)
+    if not path.exists():
+        return default
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
+    """Parquet with no index, so the same frame always gives the same bytes."""
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, engine="pyarrow"))
+
+
+def frame_fingerprint(frame: pd.DataFrame, column: str = "row_id") -> str:
+    """md5 over the sorted ids of a frame's rows: equal sets of rows, equal fingerprints."""
+    ids = "\n".join(sorted(frame[column].astype(str)))
+    return hashlib.md5(ids.encode("utf-8")).hexdigest()

@@ -1,0 +1,354 @@
+"""The promotion gate: every check recorded with its numbers, promote only if all pass.
+
+With a champion (re-scored on the candidate's hold-out): validation passed, the paired
+bootstrap CI lower bound of the primary-metric improvement exceeds `gate.min_improvement`,
+no guardrail metric regresses past its tolerance, and no large enough segment drops in the
+primary metric past `gate.segment_tolerance`. With no champion yet: validation passed, and
+the candidate beats the naive baseline and reaches `gate.absolute_floor`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from datawheel.errors import ParamsError
+from datawheel.evaluate import HIGHER_IS_BETTER, BootstrapResult, json_ready
+from datawheel.params import Gate
+
+# Comparisons against a tolerance allow this much floating-point noise, so that a
+# regression of exactly the tolerance (0.44 - 0.42 vs 0.02) is not refused by rounding.
+_NOISE = 1e-12
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate rule applied: its name, whether it passed, why, and the numbers used."""
+
+    name: str
+    passed: bool
+    detail: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The gate's verdict with everything needed to explain it in a report or a PR."""
+
+    decision: Literal["promote", "hold"]
+    primary_metric: str
+    candidate: dict[str, float]
+    champion: dict[str, float] | None
+    baseline: dict[str, float]
+    bootstrap: BootstrapResult | None
+    checks: list[Check]
+    reasons: list[str]
+
+    @property
+    def promoted(self) -> bool:
+        return self.decision == "promote"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: plain Python types, NaN as null."""
+        return json_ready(
+            {
+                "decision": self.decision,
+                "primary_metric": self.primary_metric,
+                "candidate": self.candidate,
+                "champion": self.champion,
+                "baseline": self.baseline,
+                "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
+                "checks": [asdict(check) for check in self.checks],
+                "reasons": self.reasons,
+            }
+        )
+
+
+def _value(metrics: dict[str, Any] | None, metric: str) -> float:
+    """The metric as a float; NaN when missing or None (undefined)."""
+    value = (metrics or {}).get(metric)
+    return float("nan") if value is None else float(value)
+
+
+def _fmt(value: float, signed: bool = False) -> str:
+    if not math.isfinite(value):
+        return "undefined"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def _check_metric_names(gate: Gate) -> None:
+    known = sorted(HIGHER_IS_BETTER)
+    if gate.primary_metric not in HIGHER_IS_BETTER:
+        raise ParamsError(
+            f"params.yaml gate.primary_metric: unknown metric {gate.primary_metric!r}; "
+            f"choose from {known}"
+        )
+    unknown = sorted(set(gate.guardrails) - set(HIGHER_IS_BETTER))
+    if unknown:
+        raise ParamsError(
+            f"params.yaml gate.guardrails: unknown metric(s) {unknown}; choose from {known}"
+        )
+
+
+def _validation_check(validation_passed: bool) -> Check:
+    if validation_passed:
+        return Check("validation", True, "Data validation passed.", {"passed": True})
+    return Check(
+        "validation",
+        False,
+        "Data validation did not pass: a model trained on failing data is never promoted "
+        "(see reports/validation.md).",
+        {"passed": False},
+    )
+
+
+def _improvement_check(bootstrap: BootstrapResult | None, gate: Gate) -> Check:
+    metric = gate.primary_metric
+    name = "primary_improvement"
+    if bootstrap is None:
+        return Check(name, False, f"No paired bootstrap of {metric} against the champion was run.")
+    if bootstrap.metric != metric:
+        return Check(
+            name,
+            False,
+            f"The bootstrap compared {bootstrap.metric}, not the primary metric {metric}.",
+            {"bootstrap_metric": bootstrap.metric},
+        )
+    values = {
+        "candidate": bootstrap.candidate,
+        "champion": bootstrap.champion,
+        "delta": bootstrap.delta,
+        "ci_low": bootstrap.ci_low,
+        "ci_high": bootstrap.ci_high,
+        "confidence": bootstrap.confidence,
+        "samples": bootstrap.samples,
+        "min_improvement": gate.min_improvement,
+    }
+    if not math.isfinite(bootstrap.ci_low):
+        return Check(
+            name,
+            False,
+            f"The {metric} improvement is undefined on this hold-out "
+            f"({bootstrap.samples} of {bootstrap.samples_requested} resamples usable); "
+            "the hold-out may lack a class.",
+            values,
+        )
+    orientation = (
+        "" if HIGHER_IS_BETTER[metric] else " (lower is better; positive = candidate better)"
+    )
+    interval = (
+        f"{metric} improvement {_fmt(bootstrap.delta, True)}{orientation}, "
+        f"{bootstrap.confidence:.0%} CI [{_fmt(bootstrap.ci_low, True)}, "
+        f"{_fmt(bootstrap.ci_high, True)}] over {bootstrap.samples} paired resamples "
+        f"(candidate {_fmt(bootstrap.candidate)} vs champion {_fmt(bootstrap.champion)})"
+    )
+    if bootstrap.ci_low > gate.min_improvement:
+        detail = f"{interval}: the lower bound exceeds the margin {gate.min_improvement:g}."
+        return Check(name, True, detail, values)
+    detail = (
+        f"{interval}: the lower bound is not above the margin {gate.min_improvement:g}, "
+        "so the improvement over the champion is not established."
+    )
+    return Check(name, False, detail, values)
+
+
+def _guardrail_check(metric: str, tolerance: float, candidate: dict, champion: dict) -> Check:
+    name = f"guardrail:{metric}"
+    new, old = _value(candidate, metric), _value(champion, metric)
+    regression = (old - new) if HIGHER_IS_BETTER[metric] else (new - old)
+    values = {"candidate": new, "champion": old, "regression": regression, "tolerance": tolerance}
+    if not math.isfinite(regression):
+        return Check(
+            name,
+            False,
+            f"Guardrail {metric} is undefined (candidate {_fmt(new)}, champion {_fmt(old)}).",
+            values,
+        )
+    comparison = f"candidate {_fmt(new)} vs champion {_fmt(old)}"
+    if regression <= tolerance + _NOISE:
+        detail = f"Guardrail {metric} holds: {comparison}, within the tolerated {tolerance:g}."
+        return Check(name, True, detail, values)
+    detail = (
+        f"Guardrail {metric} regressed by {_fmt(regression)} ({comparison}), "
+        f"more than the tolerated {tolerance:g}."
+    )
+    return Check(name, False, detail, values)
+
+
+def _segment_check(
+    candidate_segments: list[dict], champion_segments: list[dict] | None, gate: Gate
+) -> Check:
+    metric = gate.primary_metric
+    name = "segments"
+    base = {"tolerance": gate.segment_tolerance, "min_segment_rows": gate.min_segment_rows}
+    if not candidate_segments:
+        return Check(name, True, "No segments to compare (the contract names no segment).", base)
+    if champion_segments is None:
+        return Check(name, False, "The champion has no per-segment metrics to compare.", base)
+    champion_by_name = {str(s["segment"]): s for s in champion_segments}
+    drops: dict[str, float] = {}
+    failing: list[str] = []
+    missing: list[str] = []
+    undefined: list[str] = []
+    too_small: list[str] = []
+    for segment in candidate_segments:
+        label = str(segment["segment"])
+        if int(segment["rows"]) < gate.min_segment_rows:
+            too_small.append(label)
+            continue
+        if label not in champion_by_name:
+            missing.append(label)
+            continue
+        new, old = _value(segment, metric), _value(champion_by_name[label], metric)
+        if math.isnan(new) and math.isnan(old):
+            undefined.append(label)  # e.g. one class only: no model can be judged there
+            continue
+        drop = (old - new) if HIGHER_IS_BETTER[metric] else (new - old)
+        drops[label] = drop
+        if not math.isfinite(drop) or drop > gate.segment_tolerance + _NOISE:
+            failing.append(label)
+    gated = len(drops)
+    values = {
+        **base,
+        "drops": drops,
+        "failing": failing,
+        "missing_from_champion": missing,
+        "undefined": undefined,
+        "too_small": too_small,
+    }
+    notes = [f"{gated} segment(s) gated"]
+    if too_small:
+        notes.append(f"{len(too_small)} under {gate.min_segment_rows} rows not gated")
+    if undefined:
+        notes.append(f"{metric} undefined for both models in {', '.join(undefined)}")
+    if failing or missing:
+        parts = []
+        if failing:
+            named = ", ".join(f"{label} (drop {_fmt(drops[label])})" for label in failing)
+            parts.append(
+                f"{metric} drops by more than {gate.segment_tolerance:g} in segment(s) {named}"
+            )
+        if missing:
+            parts.append(f"segment(s) {', '.join(missing)} missing from the champion's metrics")
+        return Check(name, False, "; ".join(parts + notes) + ".", values)
+    detail = (
+        f"No segment with at least {gate.min_segment_rows} rows drops in {metric} by more than "
+        f"{gate.segment_tolerance:g} ({'; '.join(notes)})."
+    )
+    return Check(name, True, detail, values)
+
+
+def _baseline_check(candidate: dict, baseline: dict, metric: str) -> Check:
+    new, naive = _value(candidate, metric), _value(baseline, metric)
+    values = {"candidate": new, "baseline": naive}
+    if not (math.isfinite(new) and math.isfinite(naive)):
+        detail = (
+            f"{metric} is undefined on this hold-out (candidate {_fmt(new)}, baseline "
+            f"{_fmt(naive)}), so the candidate cannot be shown to beat the naive baseline."
+        )
+        return Check("beats_baseline", False, detail, values)
+    better = new > naive if HIGHER_IS_BETTER[metric] else new < naive
+    if better:
+        detail = f"{metric} {_fmt(new)} beats the naive baseline's {_fmt(naive)}."
+        return Check("beats_baseline", True, detail, values)
+    detail = f"{metric} {_fmt(new)} does not beat the naive baseline's {_fmt(naive)}."
+    return Check("beats_baseline", False, detail, values)
+
+
+def _floor_check(candidate: dict, metric: str, floor: float) -> Check:
+    new = _value(candidate, metric)
+    values = {"candidate": new, "floor": floor}
+    higher = HIGHER_IS_BETTER[metric]
+    # for a loss the floor is a ceiling: the candidate must be at most that bad
+    word = "at least" if higher else "at most"
+    if not math.isfinite(new):
+        detail = f"{metric} is undefined on this hold-out; it must be {word} {floor:g}."
+        return Check("absolute_floor", False, detail, values)
+    if (new >= floor) if higher else (new <= floor):
+        detail = f"{metric} {_fmt(new)} is {word} the floor {floor:g}."
+        return Check("absolute_floor", True, detail, values)
+    detail = f"{metric} {_fmt(new)} does not reach the floor: it must be {word} {floor:g}."
+    return Check("absolute_floor", False, detail, values)
+
+
+def _summary(
+    metric: str,
+    candidate: dict,
+    baseline: dict,
+    champion: dict | None,
+    bootstrap: BootstrapResult | None,
+    gate: Gate,
+) -> str:
+    if champion is None or bootstrap is None:
+        return (
+            f"Promote: no champion yet; {metric} {_fmt(_value(candidate, metric))} beats the "
+            f"naive baseline's {_fmt(_value(baseline, metric))} and reaches the floor "
+            f"{gate.absolute_floor:g}."
+        )
+    return (
+        f"Promote: {metric} {_fmt(bootstrap.candidate)} vs champion "
+        f"{_fmt(bootstrap.champion)}, improvement {_fmt(bootstrap.delta, True)} with "
+        f"{bootstrap.confidence:.0%} CI [{_fmt(bootstrap.ci_low, True)}, "
+        f"{_fmt(bootstrap.ci_high, True)}] above the margin {gate.min_improvement:g}; "
+        "validation, guardrails and segments hold."
+    )
+
+
+def decide(
+    candidate: dict[str, float],
+    baseline: dict[str, float],
+    champion: dict[str, float] | None,
+    bootstrap: BootstrapResult | None,
+    candidate_segments: list[dict],
+    champion_segments: list[dict] | None,
+    validation_passed: bool,
+    gate: Gate,
+) -> GateDecision:
+    """Apply every gate rule; promote only when all of them pass."""
+    _check_metric_names(gate)
+    metric = gate.primary_metric
+    checks = [_validation_check(validation_passed)]
+    if champion is None:
+        checks.append(_baseline_check(candidate, baseline, metric))
+        checks.append(_floor_check(candidate, metric, gate.absolute_floor))
+    else:
+        checks.append(_improvement_check(bootstrap, gate))
+        for guarded, tolerance in sorted(gate.guardrails.items()):
+            checks.append(_guardrail_check(guarded, tolerance, candidate, champion))
+        checks.append(_segment_check(candidate_segments, champion_segments, gate))
+    failed = [check for check in checks if not check.passed]
+    if failed:
+        reasons = [check.detail for check in failed]
+    else:
+        reasons = [_summary(metric, candidate, baseline, champion, bootstrap, gate)]
+    return GateDecision(
+        decision="hold" if failed else "promote",
+        primary_metric=metric,
+        candidate=dict(candidate),
+        champion=None if champion is None else dict(champion),
+        baseline=dict(baseline),
+        bootstrap=bootstrap,
+        checks=checks,
+        reasons=reasons,
+    )
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_decision(decision: GateDecision) -> str:
+    """Markdown: the verdict and its reasons, then one table row per check."""
+    verdict = "PROMOTE" if decision.promoted else "HOLD"
+    against = "the champion" if decision.champion is not None else "the naive baseline"
+    lines = [
+        f"**Gate: {verdict}** — {decision.primary_metric} against {against}.",
+        "",
+    ]
+    lines += [f"- {_cell(reason)}" for reason in decision.reasons]
+    lines += ["", "| Check | Result | Detail |", "|---|---|---|"]
+    for check in decision.checks:
+        result = "pass" if check.passed else "**FAIL**"
+        lines.append(f"| {_cell(check.name)} | {result} | {_cell(check.detail)} |")
+    return "\n".join(lines) + "\n"

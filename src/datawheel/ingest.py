@@ -1,0 +1,308 @@
+"""Read raw batches, type them per the data contract and add row provenance.
+
+Every function here but `ingest_batches` is pure over bytes or frames. A batch that cannot
+be read or breaks the contract raises `DataContractError`; `ingest_batches` turns that into
+a quarantine record and goes on with the other batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from datawheel.errors import DataContractError
+from datawheel.fileio import file_md5, read_json, write_json, write_parquet
+from datawheel.params import Contract
+
+BATCH_SUFFIXES = (".csv", ".parquet")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What ingest knows about one raw batch."""
+
+    path: str
+    md5: str
+    status: str  # "ingested" or "quarantined"
+    rows: int = 0
+    reason: dict[str, str] = field(default_factory=dict)
+
+
+def list_batches(raw_dir: Path) -> list[Path]:
+    """Every batch file under raw_dir, sorted by path (the order rows are ingested in)."""
+    return sorted(
+        p for p in raw_dir.rglob("*") if p.is_file() and p.suffix.lower() in BATCH_SUFFIXES
+    )
+
+
+def contract_fingerprint(contract: Contract) -> str:
+    """Changes whenever typing or row ids would come out differently."""
+    return hashlib.md5(contract.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def _line_of_offset(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def read_csv_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Parse CSV bytes as strings; returns the frame and each row's line number."""
+    if not data.strip():
+        raise DataContractError(f"{name}: empty file (rule: batch_not_empty)")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = _line_of_offset(data, exc.start)
+        raise DataContractError(
+            f"{name}: not valid UTF-8 at line {line}, byte {exc.start} (rule: encoding_utf8); "
+            "re-export the file as UTF-8"
+        ) from None
+    header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    columns = list(pd.read_csv(io.StringIO(header + "\n"), dtype=str).columns)
+    bad_rows: list[str] = []
+
+    def on_invalid(row: pa_csv.InvalidRow) -> str:
+        bad_rows.append(
+            f"line {row.number} has {row.actual_columns} fields, header has {row.expected_columns}"
+        )
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise DataContractError(f"{name}: cannot parse CSV: {exc} (rule: csv_parseable)") from None
+    if bad_rows:
+        more = f" and {len(bad_rows) - 1} more" if len(bad_rows) > 1 else ""
+        raise DataContractError(
+            f"{name}: truncated or ragged: {bad_rows[0]}{more} (rule: csv_rectangular)"
+        )
+    frame = table.to_pandas()
+    # Header is line 1; rows follow one per line (newlines inside values are not allowed).
+    lines = pd.Series(range(2, len(frame) + 2), dtype="int64")
+    return frame, lines
+
+
+def read_parquet_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Read a Parquet batch; each row's 'line' is its 1-based row number."""
+    if not data:
+        raise DataContractError(f"{name}: empty file (rule: batch_not_empty)")
+    try:
+        frame = pq.read_table(io.BytesIO(data)).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataContractError(
+            f"{name}: cannot read Parquet: {exc} (rule: parquet_readable)"
+        ) from None
+    return frame, pd.Series(range(1, len(frame) + 1), dtype="int64")
+
+
+def _parse_column(values: pd.Series, kind: str) -> pd.Series:
+    """Convert one column to its contract type; unparseable values become NaN-like markers."""
+    if kind == "datetime":
+        if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+            parsed = pd.to_datetime(values, utc=True)
+        else:
+            parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        return parsed.astype("datetime64[us, UTC]")
+    if kind in ("int", "float"):
+        parsed = pd.to_numeric(values, errors="coerce")
+        if kind == "float":
+            return parsed.astype("float64")
+        whole = parsed.dropna()
+        if not (whole == whole.round()).all():
+            return parsed.where(parsed == parsed.round()).astype("Int64")
+        return parsed.astype("Int64")
+    if kind == "bool":
+        mapping = {"true": True, "false": False, "1": True, "0": False}
+        lowered = values.astype("str").str.strip().str.lower()
+        return lowered.map(mapping).astype("boolean").where(values.notna())
+    return values.astype("str").where(values.notna(), None).astype("str")
+
+
+def type_batch(raw: pd.DataFrame, contract: Contract, name: str) -> pd.DataFrame:
+    """Check the columns and convert each to its contract type, or raise naming the problem."""
+    expected = list(contract.columns)
+    missing = [c for c in expected if c not in raw.columns]
+    extra = [c for c in raw.columns if c not in contract.columns]
+    if missing:
+        hint = f"; unexpected column(s) {extra} — renamed?" if extra else ""
+        raise DataContractError(
+            f"{name}: missing column(s) {missing} (rule: contract_columns){hint}"
+        )
+    if extra:
+        raise DataContractError(
+            f"{name}: unexpected column(s) {extra} not in params.yaml contract.columns "
+            "(rule: contract_columns); add them to the contract or drop them upstream"
+        )
+    if raw.empty:
+        raise DataContractError(f"{name}: header but no rows (rule: batch_not_empty)")
+    typed = {}
+    for column, spec in contract.columns.items():
+        values = raw[column]
+        parsed = _parse_column(values, spec.type)
+        unparseable = parsed.isna() & values.notna()
+        if unparseable.any():
+            first = int(unparseable.to_numpy().nonzero()[0][0])
+            raise DataContractError(
+                f"{name}: column {column!r}: {int(unparseable.sum())} value(s) are not "
+                f"{spec.type}, first {values.iloc[first]!r} in row {first + 1} "
+                f"(rule: contract_type_{spec.type})"
+            )
+        typed[column] = parsed
+    return pd.DataFrame(typed)
+
+
+def row_ids(typed: pd.DataFrame) -> pd.Series:
+    """A content hash per row: equal values in equal columns give the same id in any batch."""
+    canonical = pd.DataFrame(
+        {
+            c: (
+                typed[c].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                if isinstance(typed[c].dtype, pd.DatetimeTZDtype)
+                else typed[c].astype("str")
+            ).fillna("\0null")
+            for c in sorted(typed.columns)
+        }
+    )
+    hashes = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+    return pd.Series([f"{h:016x}" for h in hashes], index=typed.index, dtype="str")
+
+
+def with_provenance(
+    typed: pd.DataFrame, batch: str, batch_md5: str, lines: pd.Series
+) -> pd.DataFrame:
+    """Prepend row_id, batch, batch_md5 and line to a typed batch."""
+    out = typed.copy()
+    out.insert(0, "line", lines.to_numpy())
+    out.insert(0, "batch_md5", batch_md5)
+    out.insert(0, "batch", batch)
+    out.insert(0, "row_id", row_ids(typed))
+    out["batch"] = out["batch"].astype("str")
+    out["batch_md5"] = out["batch_md5"].astype("str")
+    return out
+
+
+def read_batch(data: bytes, name: str, contract: Contract) -> tuple[pd.DataFrame, pd.Series]:
+    """Read and type one batch's bytes; the format is chosen by the file name."""
+    reader = read_parquet_bytes if name.lower().endswith(".parquet") else read_csv_bytes
+    raw, lines = reader(data, name)
+    return type_batch(raw, contract, name), lines
+
+
+@dataclass
+class IngestResult:
+    batches: list[BatchRecord]
+    read: list[str]  # batches whose bytes were parsed in this run (not reused)
+
+    def to_dict(self) -> dict:
+        return {"batches": [asdict(b) for b in self.batches], "read": self.read}
+
+
+def ingest_batches(
+    raw_dir: Path,
+    out_dir: Path,
+    quarantine_dir: Path,
+    contract: Contract,
+    root: Path = Path("."),
+    progress: Callable[[Iterable[Path]], Iterable[Path]] = iter,
+) -> IngestResult:
+    """Ingest every raw batch not already ingested under the same md5 and contract.
+
+    out_dir holds one Parquet file per batch md5 plus manifest.json; a batch already there
+    (same md5, same contract) is not read again, which keeps a new day's cost flat.
+    """
+    fingerprint = contract_fingerprint(contract)
+    manifest = read_json(out_dir / MANIFEST, default={})
+    previous = manifest.get("batches", {}) if manifest.get("contract") == fingerprint else {}
+    records: list[BatchRecord] = []
+    read: list[str] = []
+    keep: set[str] = set()
+    for path in progress(list_batches(raw_dir)):
+        name = _display_name(path, root)
+        md5 = file_md5(path)
+        known = previous.get(name)
+        if (
+            known
+            and known["md5"] == md5
+            and (known["status"] == "quarantined" or (out_dir / f"{md5}.parquet").exists())
+        ):
+            records.append(BatchRecord(**known))
+        else:
+            read.append(name)
+            try:
+                typed, lines = read_batch(path.read_bytes(), name, contract)
+            except DataContractError as exc:
+                records.append(
+                    BatchRecord(name, md5, "quarantined", reason=_reason(str(exc), name))
+                )
+            else:
+                frame = with_provenance(typed, name, md5, lines)
+                write_parquet(out_dir / f"{md5}.parquet", frame)
+                records.append(BatchRecord(name, md5, "ingested", rows=len(frame)))
+        if records[-1].status == "ingested":
+            keep.add(f"{md5}.parquet")
+    for stale in out_dir.glob("*.parquet") if out_dir.exists() else ():
+        if stale.name not in keep:
+            stale.unlink()
+    _write_quarantine(quarantine_dir, records)
+    write_json(
+        out_dir / MANIFEST,
+        {"contract": fingerprint, "batches": {r.path: asdict(r) for r in records}},
+    )
+    return IngestResult(records, read)
+
+
+def _display_name(path: Path, root: Path) -> str:
+    """The batch's path relative to the project root, as git and DVC show it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _reason(message: str, name: str) -> dict[str, str]:
+    rule = message.rsplit("(rule: ", 1)[-1].split(")", 1)[0] if "(rule: " in message else "unknown"
+    return {"stage": "ingest", "rule": rule, "message": message, "batch": name}
+
+
+def _write_quarantine(quarantine_dir: Path, records: list[BatchRecord]) -> None:
+    """One JSON reason file per quarantined batch; the raw file itself stays where it is."""
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{r.md5}.json": r for r in records if r.status == "quarantined"}
+    for existing in quarantine_dir.glob("*.json"):
+        if existing.name not in wanted:
+            existing.unlink()
+    for filename, record in wanted.items():
+        write_json(quarantine_dir / filename, asdict(record))
+
+
+def load_ingested(out_dir: Path, records: Iterable[BatchRecord]) -> pd.DataFrame:
+    """Concatenate the ingested batches' frames in batch order."""
+    frames = [
+        pd.read_parquet(out_dir / f"{r.md5}.parquet") for r in records if r.status == "ingested"
+    ]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_manifest(out_dir: Path) -> list[BatchRecord]:
+    """The batch records the last ingest wrote."""
+    manifest = read_json(out_dir / MANIFEST, default={"batches": {}})
+    return [BatchRecord(**b) for b in manifest["batches"].values()]

@@ -1,0 +1,40 @@
+"""Rich tables for the terminal; the library returns data, this module only shapes it."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+METRIC_ORDER = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def metrics_table(metrics: dict) -> Table:
+    """Hold-out metrics: candidate, champion (if any) and the naive baseline side by side."""
+    models = [m for m in ("candidate", "champion", "baseline") if metrics.get(m)]
+    table = Table(title="hold-out metrics")
+    table.add_column("metric")
+    for model in models:
+        label = model
+        if model == "champion" and metrics.get("champion_version"):
+            label = f"champion {metrics['champion_version']}"
+        table.add_column(label, justify="right")
+    for metric in METRIC_ORDER:
+        table.add_row(metric, *(_fmt(metrics[m].get(metric)) for m in models))
+    return table
+
+
+def gate_table(gate: dict) -> Table:
+    """The gate decision with every check and its detail."""
+    decision = gate["decision"]
+    colour = "green" if decision == "promote" else "yellow"
+    table = Table(title=f"gate decision: [bold {colour}]{decision}[/]")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail")
+    for check in gate["checks"]:
+        result = "[green]pass[/]" if check["passed"] else "[red]fail[/]"
+        table.add_row(check["name"], result, check["detail"])
+    return table

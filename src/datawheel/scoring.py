@@ -1,0 +1,102 @@
+"""Evaluation as the evaluate stage runs it: candidate, baseline and champion on one hold-out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from datawheel.champion import load_champion_model, read_champion
+from datawheel.evaluate import (
+    classification_metrics,
+    json_ready,
+    paired_bootstrap,
+    prior_proba,
+    segment_metrics,
+)
+from datawheel.gate import GateDecision, decide
+from datawheel.modelio import load_model
+from datawheel.params import Params
+from datawheel.train import ordered_classes, predict_proba
+
+
+@dataclass
+class EvaluationResult:
+    metrics: dict
+    segments: dict
+    decision: GateDecision
+    curves: dict
+
+    def write_plots(self, out_dir: Path) -> None:
+        """DVC plots data (CSV) and PNGs for people, the segment chart among them."""
+        from datawheel.plots import segment_bar_png, write_plots
+
+        write_plots(self.curves, out_dir, png_dir=out_dir / "png")
+        segment_bar_png(
+            self.segments["candidate"],
+            self.decision.primary_metric,
+            out_dir / "png" / "segments.png",
+            champion_segments=self.segments.get("champion"),
+        )
+
+
+def evaluate_candidate(
+    params: Params,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    card: dict,
+    validation: dict,
+    root: Path = Path("."),
+) -> EvaluationResult:
+    """Score the candidate, the prior baseline and the current champion; decide the gate."""
+    from datawheel.plots import curve_data
+
+    contract, gate = params.contract, params.gate
+    classes = ordered_classes(contract)
+    y_train = train[contract.target].astype(str).to_numpy()
+    y = holdout[contract.target].astype(str).to_numpy()
+    labels = [str(c) for c in classes]
+    segments_of = holdout[contract.segment].to_numpy() if contract.segment else np.zeros(len(y))
+
+    candidate_model = load_model(root / params.paths.model, expected_md5=card["model"]["md5"])
+    candidate_proba = predict_proba(candidate_model, holdout, contract)
+    baseline_proba = prior_proba(y_train, labels, len(y))
+    metrics = {
+        "candidate": classification_metrics(y, candidate_proba, labels),
+        "baseline": classification_metrics(y, baseline_proba, labels),
+        "champion": None,
+    }
+    segments = {"candidate": segment_metrics(y, candidate_proba, segments_of, labels)}
+
+    champion = read_champion(root / params.paths.champion)
+    bootstrap = None
+    if champion is not None:
+        champion_proba = predict_proba(load_champion_model(champion, root), holdout, contract)
+        metrics["champion"] = classification_metrics(y, champion_proba, labels)
+        segments["champion"] = segment_metrics(y, champion_proba, segments_of, labels)
+        bootstrap = paired_bootstrap(
+            y,
+            candidate_proba,
+            champion_proba,
+            gate.primary_metric,
+            labels,
+            samples=gate.bootstrap_samples,
+            seed=gate.seed,
+            confidence=gate.confidence,
+        )
+    decision = decide(
+        candidate=metrics["candidate"],
+        baseline=metrics["baseline"],
+        champion=metrics["champion"],
+        bootstrap=bootstrap,
+        candidate_segments=segments["candidate"],
+        champion_segments=segments.get("champion"),
+        validation_passed=bool(validation and validation.get("passed")),
+        gate=gate,
+    )
+    metrics["champion_version"] = champion.version if champion else None
+    return EvaluationResult(
+        json_ready(metrics), json_ready(segments), decision, curve_data(y, candidate_proba, labels)
+    )

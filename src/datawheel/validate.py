@@ -1,0 +1,908 @@
+"""Data tests: the Great Expectations suites in expectations/ run on every ingested batch.
+
+The suites are the data's unit tests. Each expectation carries GX's own `severity`:
+
+- critical: rows that fail it are quarantined (row_id, batch, line and the rule
+  `suite/expectation_type/column`). If it fails as a whole - more bad rows than its `mostly`
+  allows, or a table-level check such as the column set - the batch fails, and every row of
+  a failed batch is excluded from curation.
+- warning: failures are recorded with counts and a sample of row ids; the rows are kept.
+- info: recorded only.
+
+A batch's status is `failed` (a critical expectation failed), `warning` (a warning
+expectation failed, or rows were quarantined while every critical expectation held) or
+`passed`. A failed batch stops the pipeline unless params.yaml
+`validate.acknowledged_batches` lists its path or file name: then it stays excluded but the
+run passes. Batches that ingest rejected appear as failed batches whose rule is the ingest
+contract rule (suite `contract`). A batch with the same bytes (md5) as an earlier one is
+reported as a warning (`contract/duplicate_batch`): its rows are that batch's rows, with the
+same row ids, and curate de-duplicates them.
+
+The quarantine file of a batch (`<md5>.parquet`: row_id, batch, line, rule) lists each row
+failing a critical row-level expectation once per rule, and, for a failed batch, every row
+once more with rule `batch_failed`; `quarantined_row_ids` is what curate leaves out.
+
+Expectations that need a suite parameter (`{"$PARAMETER": "day_start"}`) get it per batch:
+`day_start` and `day_end` are the UTC bounds of the day named by a `YYYY-MM-DD` file stem.
+For a batch not named by a date those expectations are skipped and listed as skipped.
+An expectation on a column the batch lacks fails with a message naming the column (it is
+not handed to GX, whose error for that case names no column).
+
+Speed: GX is imported only when something has to be validated (the import alone takes
+seconds); one ephemeral context, data source and asset serve a whole run, and all suites
+run as one combined GX suite per batch, so each batch is validated once. Results are cached
+per batch in `<out_dir>/<md5>.json` (the outcome) and `<out_dir>/<md5>.parquet` (the excluded
+rows): a batch with the same md5, path and suites fingerprint is not validated again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
+from datawheel.fileio import read_json, to_json, write_json, write_parquet
+from datawheel.ingest import BatchRecord
+
+SEVERITIES = ("critical", "warning", "info")
+STATUSES = ("passed", "warning", "failed")
+BATCH_FAILED_RULE = "batch_failed"
+"""Rule of every row of a failed batch in the quarantine file, beside its row-level rules."""
+INGEST_SUITE = "contract"
+SAMPLE_SIZE = 20
+QUARANTINE_COLUMNS = ("row_id", "batch", "line", "rule")
+
+# Bump when the meaning of a cached result changes, so old caches are not reused.
+_SEMANTICS_VERSION = 1
+_SUITE_TAG = "datawheel_suite"
+_INDEX_TAG = "datawheel_index"
+_DATE_STEM = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CACHE_NAME = re.compile(r"^[0-9a-f]{32}\.(json|parquet)$")
+
+
+# --- results -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """How one expectation fared on one batch."""
+
+    suite: str
+    expectation_type: str
+    column: str | None
+    severity: str
+    success: bool
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    sample_row_ids: tuple[str, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    observed_value: Any = None
+    message: str = ""
+
+    @property
+    def rule(self) -> str:
+        """`suite/expectation_type/column`, or `suite/expectation_type` for table checks."""
+        parts = [self.suite, self.expectation_type] + ([self.column] if self.column else [])
+        return "/".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "expectation_type": self.expectation_type,
+            "column": self.column,
+            "rule": self.rule,
+            "severity": self.severity,
+            "success": self.success,
+            "element_count": self.element_count,
+            "unexpected_count": self.unexpected_count,
+            "unexpected_percent": self.unexpected_percent,
+            "sample_row_ids": list(self.sample_row_ids),
+            "kwargs": self.kwargs,
+            "observed_value": self.observed_value,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExpectationOutcome:
+        values = {k: v for k, v in data.items() if k != "rule"}
+        values["sample_row_ids"] = tuple(values.get("sample_row_ids", ()))
+        return cls(**values)
+
+
+@dataclass
+class BatchValidation:
+    """The suites' verdict on one batch; `quarantine` holds the excluded rows (not in JSON)."""
+
+    batch: str
+    md5: str
+    status: str
+    rows: int
+    quarantined_rows: int
+    outcomes: list[ExpectationOutcome]
+    skipped: list[str] = field(default_factory=list)
+    quarantine: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        """Outcomes that did not succeed, most severe first, in suite order."""
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        failed = [o for o in self.outcomes if not o.success]
+        return sorted(failed, key=lambda o: order.get(o.severity, len(order)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "md5": self.md5,
+            "status": self.status,
+            "rows": self.rows,
+            "quarantined_rows": self.quarantined_rows,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+            "skipped": list(self.skipped),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchValidation:
+        return cls(
+            batch=data["batch"],
+            md5=data["md5"],
+            status=data["status"],
+            rows=data["rows"],
+            quarantined_rows=data["quarantined_rows"],
+            outcomes=[ExpectationOutcome.from_dict(o) for o in data["outcomes"]],
+            skipped=list(data.get("skipped", [])),
+        )
+
+
+@dataclass
+class ValidationReport:
+    """Every batch's verdict, and whether the pipeline may go on."""
+
+    batches: list[BatchValidation]
+    acknowledged: tuple[str, ...] = ()
+    validated: list[str] = field(default_factory=list)  # batches run through GX this time
+    suites_fingerprint: str = ""
+
+    def is_acknowledged(self, batch: str) -> bool:
+        """True when params.yaml lists the batch's path or its file name."""
+        return batch in self.acknowledged or PurePosixPath(batch).name in self.acknowledged
+
+    @property
+    def failed_batches(self) -> list[BatchValidation]:
+        """Failed batches nobody has acknowledged: these fail the run."""
+        return [
+            b for b in self.batches if b.status == "failed" and not self.is_acknowledged(b.batch)
+        ]
+
+    @property
+    def stopping_batches(self) -> list[BatchValidation]:
+        """Failed batches with a critical data-test failure: these stop the pipeline.
+
+        A batch that ingest rejected (suite `contract`) is already excluded whole, so it
+        does not stop the other batches from training; it fails `passed`, and so the gate.
+        """
+        return [
+            b
+            for b in self.failed_batches
+            if any(o.severity == "critical" and o.suite != INGEST_SUITE for o in b.failures)
+        ]
+
+    @property
+    def acknowledged_batches(self) -> list[BatchValidation]:
+        """Failed batches that are acknowledged: excluded, but the run goes on."""
+        return [b for b in self.batches if b.status == "failed" and self.is_acknowledged(b.batch)]
+
+    @property
+    def stale_acknowledgements(self) -> list[str]:
+        """Entries of acknowledged_batches that match no failed batch (remove them)."""
+        failed = [b.batch for b in self.batches if b.status == "failed"]
+        names = set(failed) | {PurePosixPath(b).name for b in failed}
+        return sorted(a for a in self.acknowledged if a not in names)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_batches
+
+    @property
+    def totals(self) -> dict[str, int]:
+        count = {s: sum(b.status == s for b in self.batches) for s in STATUSES}
+        return {
+            "batches": len(self.batches),
+            **count,
+            "acknowledged": len(self.acknowledged_batches),
+            "rows": sum(b.rows for b in self.batches),
+            "quarantined_rows": sum(b.quarantined_rows for b in self.batches),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "totals": self.totals,
+            "failed_batches": [b.batch for b in self.failed_batches],
+            "acknowledged_batches": [b.batch for b in self.acknowledged_batches],
+            "stale_acknowledgements": self.stale_acknowledgements,
+            "suites_fingerprint": self.suites_fingerprint,
+            "batches": [b.to_dict() for b in self.batches],
+        }
+
+
+# --- suites ------------------------------------------------------------------------------
+
+
+def _read_suite_files(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Parse every *.json suite (sorted by file name) and check its outline; no GX needed."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ParamsError(f"{directory}: expectations folder not found (paths.expectations)")
+    files = sorted(directory.glob("*.json"), key=lambda p: p.name)
+    if not files:
+        raise ParamsError(f"{directory}: no expectation suites (*.json) found")
+    loaded: list[tuple[Path, dict[str, Any]]] = []
+    names: dict[str, Path] = {}
+    for path in files:
+        try:
+            suite = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ParamsError(
+                f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        if not isinstance(suite, dict) or not isinstance(suite.get("name"), str):
+            raise ParamsError(f"{path}: not an expectation suite (expected an object with 'name')")
+        expectations = suite.get("expectations")
+        if not isinstance(expectations, list) or not all(isinstance(e, dict) for e in expectations):
+            raise ParamsError(f"{path}: 'expectations' must be a list of objects")
+        if suite["name"] in names:
+            raise ParamsError(
+                f"{path}: suite name {suite['name']!r} is already used by {names[suite['name']]}"
+            )
+        names[suite["name"]] = path
+        loaded.append((path, suite))
+    return loaded
+
+
+def _check_suites(loaded: Iterable[tuple[Path, dict[str, Any]]]) -> None:
+    """Build every expectation with GX so that a typo fails here, naming its file."""
+    _gx_environment()
+    from great_expectations.exceptions import GreatExpectationsError
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    for path, suite in loaded:
+        for number, expectation in enumerate(suite["expectations"], start=1):
+            kind = expectation.get("type", "(no type)")
+            where = f"{path}: expectation #{number} {kind!r}"
+            severity = expectation.get("severity", "critical")
+            if severity not in SEVERITIES:
+                raise ParamsError(f"{where}: severity {severity!r} is not one of {SEVERITIES}")
+            try:
+                ExpectationConfiguration(**expectation).to_domain_obj()
+            except GreatExpectationsError as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                if "not found" in message:
+                    message = "not a Great Expectations expectation type"
+                raise ParamsError(f"{where}: {message}") from None
+            except (TypeError, ValueError) as exc:
+                detail = " ".join(str(exc).split())
+                raise ParamsError(f"{where}: invalid configuration: {detail}") from None
+
+
+def load_suites(directory: Path) -> list[dict[str, Any]]:
+    """Read and check the suites in directory, sorted by file name, as GX JSON dicts."""
+    loaded = _read_suite_files(directory)
+    _check_suites(loaded)
+    return [suite for _, suite in loaded]
+
+
+def suites_fingerprint(suites: Sequence[Mapping[str, Any]]) -> str:
+    """Changes whenever a suite, or the meaning of a cached result, changes."""
+    text = to_json({"semantics": _SEMANTICS_VERSION, "suites": list(suites)})
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def batch_suite_parameters(batch: str) -> dict[str, str]:
+    """`day_start`/`day_end` (UTC, end exclusive) when the file stem is a YYYY-MM-DD date."""
+    stem = PurePosixPath(batch).name.split(".", 1)[0]
+    if not _DATE_STEM.match(stem):
+        return {}
+    try:
+        day = dt.date.fromisoformat(stem)
+    except ValueError:
+        return {}
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return {
+        "day_start": start.isoformat(),
+        "day_end": (start + dt.timedelta(days=1)).isoformat(),
+    }
+
+
+# --- running GX --------------------------------------------------------------------------
+
+
+def _gx_environment() -> None:
+    """Keep GX from phoning home; called just before GX is imported."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _parameter_names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        if "$PARAMETER" in value:
+            return {str(value["$PARAMETER"])}
+        return set().union(*(_parameter_names(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_parameter_names(v) for v in value))
+    return set()
+
+
+def _resolve_parameters(value: Any, parameters: Mapping[str, Any]) -> Any:
+    if isinstance(value, dict):
+        if "$PARAMETER" in value:
+            return parameters.get(str(value["$PARAMETER"]), value)
+        return {k: _resolve_parameters(v, parameters) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_parameters(v, parameters) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of a GX result value (numpy scalars, timestamps, NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set) else items
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dt.datetime | dt.date | pd.Timestamp):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One expectation of one suite, ready to run."""
+
+    suite: str
+    index: int
+    config: dict[str, Any]
+
+    @property
+    def column(self) -> str | None:
+        column = self.config.get("kwargs", {}).get("column")
+        return str(column) if column is not None else None
+
+    @property
+    def severity(self) -> str:
+        return str(self.config.get("severity", "critical"))
+
+    @property
+    def expectation_type(self) -> str:
+        return str(self.config["type"])
+
+    @property
+    def rule(self) -> str:
+        return "/".join(
+            [self.suite, self.expectation_type] + ([self.column] if self.column else [])
+        )
+
+    def outcome(
+        self, success: bool, parameters: Mapping[str, Any], **values: Any
+    ) -> ExpectationOutcome:
+        kwargs = {
+            k: _plain(v)
+            for k, v in _resolve_parameters(self.config.get("kwargs", {}), parameters).items()
+            if k != "column"
+        }
+        return ExpectationOutcome(
+            suite=self.suite,
+            expectation_type=self.expectation_type,
+            column=self.column,
+            severity=self.severity,
+            success=success,
+            kwargs=kwargs,
+            **values,
+        )
+
+
+class SuiteRunner:
+    """Validates frames against a fixed list of suites with one ephemeral GX context.
+
+    GX is imported and the context, data source and asset are created on first use, once
+    per runner; run_validation makes one runner per run.
+    """
+
+    def __init__(self, suites: Sequence[Mapping[str, Any]]):
+        self.suites = [dict(s) for s in suites]
+        self._planned = [
+            _Planned(str(suite["name"]), index, dict(config))
+            for suite in self.suites
+            for index, config in enumerate(suite.get("expectations", []))
+        ]
+        self._batch_definition: Any = None
+        self._gx_suites: dict[tuple[int, ...], Any] = {}
+
+    def _definition(self) -> Any:
+        if self._batch_definition is None:
+            _gx_environment()
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(
+                globally=False, metric_calculations=False
+            )
+            asset = context.data_sources.add_pandas("datawheel").add_dataframe_asset("batches")
+            self._batch_definition = asset.add_batch_definition_whole_dataframe("batch")
+        return self._batch_definition
+
+    def _gx_suite(self, chosen: list[int]) -> Any:
+        """The combined GX suite of the chosen expectations, built once per choice."""
+        key = tuple(chosen)
+        if key not in self._gx_suites:
+            import great_expectations as gx
+
+            expectations = []
+            for position in chosen:
+                planned = self._planned[position]
+                config = dict(planned.config)
+                config["meta"] = {
+                    **(config.get("meta") or {}),
+                    _SUITE_TAG: planned.suite,
+                    _INDEX_TAG: position,
+                }
+                expectations.append(config)
+            suite = gx.ExpectationSuite(name="datawheel_combined", expectations=expectations)
+            if len(suite.expectations) != len(expectations):  # GX drops invalid ones silently
+                raise ParamsError(
+                    "an expectation suite holds an invalid expectation; check it with load_suites"
+                )
+            self._gx_suites[key] = suite
+        return self._gx_suites[key]
+
+    def validate(self, frame: pd.DataFrame, batch: str) -> BatchValidation:
+        """Run every suite on one typed batch (with provenance columns) in one GX run."""
+        if "row_id" not in frame.columns:
+            raise DatawheelError(
+                f"{batch}: the frame has no row_id column; validate frames typed by ingest"
+            )
+        parameters = batch_suite_parameters(batch)
+        columns = set(frame.columns)
+        outcomes: dict[int, ExpectationOutcome] = {}
+        row_ids: dict[int, list[str]] = {}
+        skipped: list[str] = []
+        chosen: list[int] = []
+        for position, planned in enumerate(self._planned):
+            needed = _parameter_names(planned.config.get("kwargs", {}))
+            if needed - parameters.keys():
+                skipped.append(planned.rule)
+            elif planned.column is not None and planned.column not in columns:
+                outcomes[position] = planned.outcome(
+                    False,
+                    parameters,
+                    element_count=len(frame),
+                    message=f"column {planned.column!r} is not in the batch",
+                )
+            else:
+                chosen.append(position)
+        if chosen:
+            result = (
+                self._definition()
+                .get_batch(batch_parameters={"dataframe": frame})
+                .validate(
+                    self._gx_suite(chosen),
+                    result_format={
+                        "result_format": "COMPLETE",
+                        "unexpected_index_column_names": ["row_id"],
+                    },
+                    expectation_parameters=parameters or None,
+                )
+            )
+            for gx_result in result.results:
+                position = int(gx_result.expectation_config.meta[_INDEX_TAG])
+                outcomes[position], row_ids[position] = self._outcome(
+                    position, gx_result, parameters
+                )
+        ordered = sorted(outcomes)
+        return _verdict(
+            frame,
+            batch,
+            [outcomes[p] for p in ordered],
+            [row_ids.get(p, []) for p in ordered],
+            skipped,
+        )
+
+    def _outcome(
+        self, position: int, gx_result: Any, parameters: Mapping[str, Any]
+    ) -> tuple[ExpectationOutcome, list[str]]:
+        """Our outcome of one GX result, and the ids of all its unexpected rows."""
+        planned = self._planned[position]
+        result = gx_result.result or {}
+        index_list = result.get("unexpected_index_list") or []
+        row_ids = sorted({str(entry["row_id"]) for entry in index_list if "row_id" in entry})
+        percent = result.get("unexpected_percent")
+        outcome = planned.outcome(
+            bool(gx_result.success),
+            parameters,
+            element_count=_plain(result.get("element_count")),
+            unexpected_count=_plain(result.get("unexpected_count")),
+            unexpected_percent=round(float(percent), 4) if percent is not None else None,
+            sample_row_ids=tuple(row_ids[:SAMPLE_SIZE]),
+            observed_value=_plain(result.get("observed_value")),
+            message=_result_message(gx_result),
+        )
+        return outcome, row_ids
+
+
+def _result_message(gx_result: Any) -> str:
+    """What went wrong beyond the counts: GX's error, or the mismatched column names."""
+    info = gx_result.exception_info or {}
+    errors = [info] if info.get("raised_exception") else []
+    errors += [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    if errors:
+        return str(errors[0].get("exception_message") or "Great Expectations raised an error")
+    mismatched = ((gx_result.result or {}).get("details") or {}).get("mismatched") or {}
+    return "; ".join(
+        f"{kind} {sorted(names)}" for kind, names in sorted(mismatched.items()) if names
+    )
+
+
+def _empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row_id": pd.Series([], dtype="str"),
+            "batch": pd.Series([], dtype="str"),
+            "line": pd.Series([], dtype="int64"),
+            "rule": pd.Series([], dtype="str"),
+        }
+    )
+
+
+def _verdict(
+    frame: pd.DataFrame,
+    batch: str,
+    outcomes: list[ExpectationOutcome],
+    failing_ids: list[list[str]],
+    skipped: list[str],
+) -> BatchValidation:
+    """Status and quarantined rows of a batch from its outcomes (see the module docstring)."""
+    failed = any(o.severity == "critical" and not o.success for o in outcomes)
+    warned = any(o.severity == "warning" and not o.success for o in outcomes)
+    if "line" in frame.columns:
+        rows = frame[["row_id", "line"]]
+    else:  # a frame not from ingest: number the rows from 1
+        rows = frame[["row_id"]].assign(line=range(1, len(frame) + 1))
+    pieces = []
+    for outcome, ids in zip(outcomes, failing_ids, strict=True):
+        if outcome.severity == "critical" and ids:
+            hit = rows[rows["row_id"].isin(ids)]
+            pieces.append(hit.assign(rule=outcome.rule))
+    if failed:
+        pieces.append(rows.assign(rule=BATCH_FAILED_RULE))
+    quarantine = _empty_quarantine()
+    if pieces:
+        joined = pd.concat(pieces, ignore_index=True).assign(batch=batch)
+        quarantine = (
+            joined[list(QUARANTINE_COLUMNS)]
+            .astype({"row_id": "str", "batch": "str", "line": "int64", "rule": "str"})
+            .drop_duplicates()
+            .sort_values(["line", "rule"], kind="stable", ignore_index=True)
+        )
+    excluded = len(frame) if failed else int(quarantine["line"].nunique())
+    status = "failed" if failed else ("warning" if warned or excluded else "passed")
+    md5 = str(frame["batch_md5"].iloc[0]) if "batch_md5" in frame.columns and len(frame) else ""
+    return BatchValidation(
+        batch=batch,
+        md5=md5,
+        status=status,
+        rows=len(frame),
+        quarantined_rows=excluded,
+        outcomes=outcomes,
+        skipped=skipped,
+        quarantine=quarantine,
+    )
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    suites: Sequence[Mapping[str, Any]],
+    batch: str,
+    runner: SuiteRunner | None = None,
+) -> BatchValidation:
+    """Validate one typed batch against the suites; no disk. Pass a runner to reuse GX."""
+    if runner is None:
+        runner = SuiteRunner(suites)
+    elif runner.suites != [dict(s) for s in suites]:
+        raise ValueError("runner was built for other suites")
+    return runner.validate(frame, batch)
+
+
+# --- the stage ---------------------------------------------------------------------------
+
+
+def _ingest_failure(record: BatchRecord) -> BatchValidation:
+    """A batch ingest rejected, as a failed batch whose rule is the ingest contract rule."""
+    reason = record.reason or {}
+    outcome = ExpectationOutcome(
+        suite=INGEST_SUITE,
+        expectation_type=str(reason.get("rule", "contract")),
+        column=None,
+        severity="critical",
+        success=False,
+        message=str(reason.get("message", "rejected by ingest")),
+    )
+    return BatchValidation(record.path, record.md5, "failed", 0, 0, [outcome])
+
+
+def _duplicate_batch(record: BatchRecord, first: str) -> BatchValidation:
+    """A batch with the same bytes as an earlier one: same rows, same ids; curate de-duplicates."""
+    outcome = ExpectationOutcome(
+        suite=INGEST_SUITE,
+        expectation_type="duplicate_batch",
+        column=None,
+        severity="warning",
+        success=False,
+        message=f"same bytes as {first}; its rows are that batch's rows",
+    )
+    return BatchValidation(record.path, record.md5, "warning", record.rows, 0, [outcome])
+
+
+def _cached(out_dir: Path, record: BatchRecord, fingerprint: str) -> BatchValidation | None:
+    """The stored verdict on this batch if it was made with the same suites, else None."""
+    try:
+        stored = read_json(out_dir / f"{record.md5}.json")
+    except (OSError, ValueError):  # unreadable cache: validate again
+        return None
+    if (
+        not isinstance(stored, dict)
+        or stored.get("suites_fingerprint") != fingerprint
+        or not (out_dir / f"{record.md5}.parquet").exists()
+    ):
+        return None
+    result = BatchValidation.from_dict(stored["validation"])
+    if result.batch != record.path or result.md5 != record.md5:
+        return None
+    return result
+
+
+def run_validation(
+    ingested_dir: Path,
+    records: list[BatchRecord],
+    suites_dir: Path,
+    out_dir: Path,
+    acknowledged: Sequence[str] = (),
+    progress: Callable[[Iterable[BatchRecord]], Iterable[BatchRecord]] = iter,
+) -> ValidationReport:
+    """Validate every ingested batch not already validated with the same md5 and suites.
+
+    Writes `<md5>.json` and `<md5>.parquet` per batch into out_dir and removes those of
+    batches no longer present. GX is imported only if some batch needs validating.
+    """
+    ingested_dir, out_dir = Path(ingested_dir), Path(out_dir)
+    loaded = _read_suite_files(suites_dir)
+    suites = [suite for _, suite in loaded]
+    fingerprint = suites_fingerprint(suites)
+    runner: SuiteRunner | None = None
+    results: list[BatchValidation] = []
+    validated: list[str] = []
+    first_of_md5: dict[str, str] = {}
+    for record in progress(records):
+        if record.status != "ingested":
+            results.append(_ingest_failure(record))
+            continue
+        if record.md5 in first_of_md5:
+            results.append(_duplicate_batch(record, first_of_md5[record.md5]))
+            continue
+        first_of_md5[record.md5] = record.path
+        result = _cached(out_dir, record, fingerprint)
+        if result is None:
+            if runner is None:
+                _check_suites(loaded)
+                runner = SuiteRunner(suites)
+            source = ingested_dir / f"{record.md5}.parquet"
+            if not source.exists():
+                raise DatawheelError(
+                    f"{record.path}: ingested file {source} is missing; run the ingest stage first"
+                )
+            frame = pd.read_parquet(source)
+            result = runner.validate(frame, record.path)
+            result.md5 = record.md5
+            write_parquet(out_dir / f"{record.md5}.parquet", result.quarantine)
+            write_json(
+                out_dir / f"{record.md5}.json",
+                {"suites_fingerprint": fingerprint, "validation": result.to_dict()},
+            )
+            validated.append(record.path)
+        results.append(result)
+    _remove_stale(out_dir, set(first_of_md5))
+    return ValidationReport(results, tuple(acknowledged), validated, fingerprint)
+
+
+def _remove_stale(out_dir: Path, md5s: set[str]) -> None:
+    """Delete cached results of batches no longer ingested (only files named <md5>.*)."""
+    if not out_dir.exists():
+        return
+    for path in out_dir.iterdir():
+        if _CACHE_NAME.match(path.name) and path.name.split(".", 1)[0] not in md5s:
+            path.unlink()
+
+
+def quarantined_rows(out_dir: Path, records: Iterable[BatchRecord]) -> pd.DataFrame:
+    """Rows curate must exclude, one per (batch, line) with its row_id: quarantined rows of
+    batches still present and every row of a failed batch (acknowledged or not)."""
+    frames = []
+    for record in records:
+        if record.status != "ingested":
+            continue
+        path = Path(out_dir) / f"{record.md5}.parquet"
+        if not path.exists():
+            raise DatawheelError(
+                f"{record.path}: no validation result {path}; run the validate stage first"
+            )
+        frames.append(pd.read_parquet(path, columns=["row_id", "batch", "line"]))
+    if not frames:
+        return _empty_quarantine()[["row_id", "batch", "line"]]
+    rows = pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
+    return rows.sort_values(["batch", "line"], kind="stable", ignore_index=True)
+
+
+def quarantined_row_ids(out_dir: Path, records: Iterable[BatchRecord]) -> set[str]:
+    """Row ids curate must exclude (see quarantined_rows).
+
+    Row ids are content hashes, so an identical row delivered in another batch has the same
+    id and is excluded with it; filter on (batch, line) from quarantined_rows to avoid that.
+    """
+    return set(quarantined_rows(out_dir, records)["row_id"].astype(str))
+
+
+def raise_if_failed(report: ValidationReport) -> None:
+    """Raise ValidationFailed naming the batches whose critical data tests failed."""
+    stopping = report.stopping_batches
+    if not stopping:
+        return
+    names = {b.batch for b in stopping}
+    lines = [
+        line
+        for line in summary_lines(report)
+        if "[acknowledged]" not in line and line.split(":", 1)[0] in names
+    ]
+    first = lines[0] if lines else ", ".join(sorted(names))
+    more = f" (and {len(lines) - 1} more failures)" if len(lines) > 1 else ""
+    raise ValidationFailed(
+        f"{len(stopping)} batch(es) failed critical data tests: {first}{more}; "
+        "fix upstream and add a corrected batch, or list the batch in params.yaml "
+        "validate.acknowledged_batches"
+    )
+
+
+# --- for people --------------------------------------------------------------------------
+
+
+def _rows_text(outcome: ExpectationOutcome) -> str:
+    if outcome.unexpected_count is not None and outcome.element_count:
+        return f"{outcome.unexpected_count:,} of {outcome.element_count:,} rows"
+    if outcome.message:
+        return outcome.message
+    if outcome.observed_value is not None:
+        return f"observed {_short(outcome.observed_value)}"
+    return "failed"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary_lines(report: ValidationReport) -> list[str]:
+    """One line per failed expectation: batch, column, rule, severity and failing rows."""
+    lines = []
+    for batch in report.batches:
+        tag = (
+            " [acknowledged]"
+            if batch.status == "failed" and report.is_acknowledged(batch.batch)
+            else ""
+        )
+        for outcome in batch.failures:
+            where = f"column {outcome.column!r}" if outcome.column else "batch"
+            lines.append(
+                f"{batch.batch}: {where} failed rule {outcome.expectation_type!r} "
+                f"({outcome.severity}): {_rows_text(outcome)}{tag}"
+            )
+    return lines
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+_ICONS = {"passed": "✅", "warning": "⚠️", "failed": "❌"}
+
+
+def render_markdown(report: ValidationReport) -> str:
+    """A summary for people: totals, a table per batch needing a look, and what to do."""
+    totals = report.totals
+    verdict = "passed" if report.passed else "failed"
+    out = [
+        f"## {_ICONS[verdict]} Data validation {verdict}",
+        "",
+        f"{totals['batches']} batches: {totals['passed']} passed, {totals['warning']} with "
+        f"warnings, {totals['failed']} failed ({totals['acknowledged']} acknowledged). "
+        f"{totals['quarantined_rows']:,} of {totals['rows']:,} rows quarantined.",
+        "",
+        "| Batches | Passed | Warnings | Failed | Acknowledged | Rows | Quarantined rows |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {totals['batches']} | {totals['passed']} | {totals['warning']} | {totals['failed']} "
+        f"| {totals['acknowledged']} | {totals['rows']:,} | {totals['quarantined_rows']:,} |",
+    ]
+    for batch in report.batches:
+        if batch.status == "passed":
+            continue
+        shown = [
+            o
+            for o in batch.outcomes
+            if not o.success or (o.severity == "critical" and o.unexpected_count)
+        ]
+        status = batch.status
+        if status == "failed" and report.is_acknowledged(batch.batch):
+            status = "failed, acknowledged"
+        out += [
+            "",
+            f"### {_ICONS[batch.status]} `{batch.batch}` ({status})",
+            "",
+            (
+                f"{batch.rows:,} rows, {batch.quarantined_rows:,} quarantined."
+                if batch.rows
+                else "Rejected by ingest: none of its rows enter the pipeline."
+            ),
+            "",
+            "| Batch | Suite | Rule | Column | Severity | Failing rows / total | Sample row ids |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for o in shown:
+            if o.unexpected_count is not None and o.element_count:
+                failing = f"{o.unexpected_count:,} / {o.element_count:,}"
+                if o.success:
+                    failing += " (rows quarantined)"
+            else:
+                failing = o.message or f"observed {_short(o.observed_value)}"
+            samples = " ".join(f"`{r}`" for r in o.sample_row_ids[:3])
+            out.append(
+                f"| `{_cell(batch.batch)}` | {_cell(o.suite)} | `{_cell(o.expectation_type)}` | "
+                f"{_cell(o.column or '(batch)')} | {o.severity} | {_cell(failing)} | {samples} |"
+            )
+    if report.stale_acknowledgements:
+        out += [
+            "",
+            "Acknowledged in params.yaml but not a failed batch (remove these entries): "
+            + ", ".join(f"`{a}`" for a in report.stale_acknowledgements),
+        ]
+    out += ["", "### What to do", ""]
+    if report.failed_batches:
+        names = ", ".join(f"`{PurePosixPath(b.batch).name}`" for b in report.failed_batches)
+        out += [
+            f"Failed batches stop the pipeline: {names}. Raw data is append-only, so either",
+            "",
+            "- fix the data upstream and add a corrected batch (a new file under `data/raw`), "
+            "or fix the suite in `expectations/` if the rule itself is wrong; or",
+            "- acknowledge the batch: add its file name to `validate.acknowledged_batches` in "
+            "`params.yaml`. It stays excluded from training, and the pipeline goes on.",
+        ]
+    else:
+        out += [
+            "Nothing blocks the pipeline. Quarantined rows are left out of training; "
+            "warnings are worth a look before they become failures.",
+        ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,121 @@
+"""A datawheel project on disk: the template, git and DVC set up, commands run in it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from importlib.resources import files
+from pathlib import Path
+
+from datawheel.errors import DatawheelError
+from datawheel.fileio import write_json
+
+TEMPLATE_ITEMS = ("dvc.yaml", "params.yaml", "stages", "expectations")
+NO_CHAMPION = {"version": None, "note": "no champion yet: the first passing gate promotes one"}
+
+
+class CommandFailed(DatawheelError):
+    """A git or DVC command run on the user's behalf failed."""
+
+    def __init__(self, command: Sequence[str], returncode: int, output: str):
+        self.command = list(command)
+        self.returncode = returncode
+        self.output = output
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        super().__init__(f"`{' '.join(command)}` exited with {returncode}:\n{tail}")
+
+
+def template_root() -> Path:
+    """The template shipped in the wheel, or the source checkout's root in an editable install."""
+    packaged = Path(str(files("datawheel"))) / "template"
+    if (packaged / "dvc.yaml").exists():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "dvc.yaml").exists() and (checkout / "stages").is_dir():
+        return checkout
+    raise DatawheelError("datawheel's project template is missing from this installation")
+
+
+def copy_template(target: Path) -> None:
+    """Copy dvc.yaml, params.yaml, stages/ and expectations/ into target, plus a champion stub."""
+    source = template_root()
+    target.mkdir(parents=True, exist_ok=True)
+    for item in TEMPLATE_ITEMS:
+        src = source / item
+        if src.is_dir():
+            shutil.copytree(src, target / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, target / item)
+    champion = target / "models" / "champion.json"
+    if not champion.exists():
+        write_json(champion, NO_CHAMPION)
+
+
+def command_env() -> dict[str, str]:
+    """The environment for stage commands: this interpreter's `python` first, no analytics."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    env.setdefault("GX_ANALYTICS_ENABLED", "false")
+    return env
+
+
+def run(
+    command: Sequence[str],
+    cwd: Path,
+    on_line: Callable[[str], None] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run a command in cwd, streaming each output line to on_line; raise CommandFailed."""
+    proc = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=command_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if on_line:
+            on_line(line.rstrip("\n"))
+    proc.wait()
+    output = "".join(lines)
+    if check and proc.returncode != 0:
+        raise CommandFailed(command, proc.returncode, output)
+    return subprocess.CompletedProcess(list(command), proc.returncode, output, "")
+
+
+def dvc(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    """Run the DVC command-line of this environment."""
+    return run([sys.executable, "-m", "dvc", *args], cwd=cwd, **kwargs)
+
+
+def init_repo(repo: Path, remote: Path | None = None) -> None:
+    """git init + dvc init in repo with the template, and optionally a local DVC remote."""
+    import git
+
+    copy_template(repo)
+    gitrepo = git.Repo.init(repo, initial_branch="main")
+    with gitrepo.config_writer() as config:
+        if not _has_identity(gitrepo):
+            config.set_value("user", "name", "datawheel")
+            config.set_value("user", "email", "datawheel@localhost")
+    dvc("init", "--quiet", cwd=repo)
+    dvc("config", "core.autostage", "true", cwd=repo)
+    if remote is not None:
+        remote.mkdir(parents=True, exist_ok=True)
+        dvc("remote", "add", "--default", "storage", str(remote.resolve()), cwd=repo)
+    gitrepo.git.add(A=True)
+    gitrepo.index.commit("datawheel: project template")
+
+
+def _has_identity(gitrepo) -> bool:
+    reader = gitrepo.config_reader()
+    return reader.has_option("user", "name") and reader.has_option("user", "email")

@@ -1,0 +1,26 @@
+"""Stage curate: window, de-duplicate, drop quarantined rows, split by time, find label issues."""
+
+from pathlib import Path
+
+from datawheel.curate import curate
+from datawheel.fileio import write_json, write_parquet
+from datawheel.ingest import load_ingested, read_manifest
+from datawheel.params import Params
+from datawheel.stagerun import log, run_stage
+from datawheel.validate import quarantined_row_ids
+
+
+def main(params: Params) -> None:
+    paths = params.paths
+    records = read_manifest(Path(paths.ingested))
+    ingested = load_ingested(Path(paths.ingested), records)
+    quarantined = quarantined_row_ids(Path(paths.quarantine) / "rows", records)
+    train, holdout, report = curate(ingested, quarantined, params)
+    write_parquet(Path(paths.curated) / "train.parquet", train)
+    write_parquet(Path(paths.curated) / "holdout.parquet", holdout)
+    write_json(Path(paths.reports) / "curation.json", report.to_dict())
+    log("curate: " + ", ".join(f"{k} {v}" for k, v in report.counts.items()))
+
+
+if __name__ == "__main__":
+    run_stage("curate", main)

@@ -1,0 +1,34 @@
+"""Stage evaluate: score candidate, baseline and champion on one hold-out; decide the gate."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from datawheel.fileio import read_json, write_json
+from datawheel.params import Params
+from datawheel.scoring import evaluate_candidate
+from datawheel.stagerun import log, run_stage
+
+
+def main(params: Params) -> None:
+    paths = params.paths
+    curated = Path(paths.curated)
+    result = evaluate_candidate(
+        params,
+        train=pd.read_parquet(curated / "train.parquet"),
+        holdout=pd.read_parquet(curated / "holdout.parquet"),
+        card=read_json(Path(paths.card)),
+        validation=read_json(Path(paths.reports) / "validation.json"),
+    )
+    reports = Path(paths.reports)
+    write_json(reports / "metrics.json", result.metrics)
+    write_json(reports / "segments.json", result.segments)
+    write_json(reports / "gate.json", result.decision.to_dict())
+    result.write_plots(Path(paths.plots))
+    log(
+        f"evaluate: gate decision {result.decision.decision}: " + "; ".join(result.decision.reasons)
+    )
+
+
+if __name__ == "__main__":
+    run_stage("evaluate", main)

@@ -1,0 +1,31 @@
+"""Stage ingest: type each new raw batch per the contract and add row provenance."""
+
+from pathlib import Path
+
+from datawheel.ingest import ingest_batches
+from datawheel.params import Params
+from datawheel.stagerun import log, progress, run_stage
+
+
+def main(params: Params) -> None:
+    paths = params.paths
+    result = ingest_batches(
+        raw_dir=Path(paths.raw),
+        out_dir=Path(paths.ingested),
+        quarantine_dir=Path(paths.quarantine) / "batches",
+        contract=params.contract,
+        progress=lambda batches: progress(batches, "ingest"),
+    )
+    quarantined = [b for b in result.batches if b.status == "quarantined"]
+    log(
+        f"ingest: {len(result.batches)} batches, read {len(result.read)} new, "
+        f"reused {len(result.batches) - len(result.read)}, quarantined {len(quarantined)}"
+    )
+    for batch in result.read:
+        log(f"ingest: read {batch}")
+    for batch in quarantined:
+        log(f"ingest: quarantined {batch.path}: {batch.reason['message']}")
+
+
+if __name__ == "__main__":
+    run_stage("ingest", main)

@@ -1,0 +1,31 @@
+"""Stage validate: every suite in expectations/ is a unit test of each ingested batch."""
+
+from pathlib import Path
+
+from datawheel.fileio import write_json, write_text
+from datawheel.ingest import read_manifest
+from datawheel.params import Params
+from datawheel.stagerun import log, progress, run_stage
+from datawheel.validate import raise_if_failed, render_markdown, run_validation, summary_lines
+
+
+def main(params: Params) -> None:
+    paths = params.paths
+    report = run_validation(
+        ingested_dir=Path(paths.ingested),
+        records=read_manifest(Path(paths.ingested)),
+        suites_dir=Path(paths.expectations),
+        out_dir=Path(paths.quarantine) / "rows",
+        acknowledged=params.validate_.acknowledged_batches,
+        progress=lambda batches: progress(batches, "validate"),
+    )
+    write_json(Path(paths.reports) / "validation.json", report.to_dict())
+    write_text(Path(paths.reports) / "validation.md", render_markdown(report))
+    log(f"validate: {len(report.validated)} batch(es) validated, totals {report.totals}")
+    for line in summary_lines(report):
+        log(f"validate: {line}")
+    raise_if_failed(report)
+
+
+if __name__ == "__main__":
+    run_stage("validate", main)

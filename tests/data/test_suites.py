@@ -1,0 +1,181 @@
+"""The suites in expectations/ are the data's unit tests: a clean batch passes every one, and
+each injected incident is caught by the expectation that names it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from datawheel.errors import DataContractError
+from datawheel.ingest import read_batch
+from datawheel.simulate import csv_text
+from datawheel.validate import BATCH_FAILED_RULE, SEVERITIES
+
+ROOT = Path(__file__).resolve().parents[2]
+BATCH = "data/raw/2026-01-05.csv"  # the day of the conftest fixtures
+SUITE_FILES = sorted((ROOT / "expectations").glob("*.json"))
+SHIPPED = {"schema", "nulls", "ranges", "domains", "uniqueness", "volume", "label", "freshness"}
+
+
+def failed_rules(result) -> dict[str, str]:
+    return {o.rule: o.severity for o in result.outcomes if not o.success}
+
+
+def caught_rules(result) -> dict[str, str]:
+    """Rules that failed, or that found bad rows within their `mostly` (and quarantined them)."""
+    return {o.rule: o.severity for o in result.outcomes if not o.success or o.unexpected_count}
+
+
+def test_every_planned_suite_is_shipped(suites):
+    assert {s["name"] for s in suites} == SHIPPED
+    assert [p.stem for p in SUITE_FILES] == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("path", SUITE_FILES, ids=lambda p: p.stem)
+def test_suite_file_is_gx_own_serialization(path):
+    import great_expectations as gx
+
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    suite = gx.ExpectationSuite(**stored)
+    assert len(suite.expectations) == len(stored["expectations"])
+    assert suite.to_json_dict()["expectations"] == stored["expectations"]
+    for expectation in stored["expectations"]:
+        assert expectation["severity"] in SEVERITIES
+        assert expectation["meta"]["description"]
+        assert expectation["meta"]["catches"]
+
+
+@pytest.mark.parametrize("suite_name", sorted(SHIPPED))
+def test_clean_batch_passes_every_suite(validated, suite_name):
+    outcomes = [o for o in validated().outcomes if o.suite == suite_name]
+    assert outcomes, f"suite {suite_name} ran no expectation"
+    assert [o.rule for o in outcomes if not o.success] == []
+
+
+def test_clean_batch_quarantines_nothing(validated):
+    result = validated()
+    assert result.status == "passed"
+    assert result.skipped == []
+    assert result.quarantined_rows == 0
+    assert result.quarantine.empty
+    assert list(result.quarantine.columns) == ["row_id", "batch", "line", "rule"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected", "status"),
+    [
+        (
+            "null_burst",
+            {
+                "nulls/expect_column_values_to_not_be_null/monthly_charges": "critical",
+                "nulls/expect_column_values_to_not_be_null/region": "critical",
+            },
+            "failed",
+        ),
+        (
+            "out_of_range",
+            {
+                "ranges/expect_column_values_to_be_between/tenure_months": "critical",
+                "ranges/expect_column_values_to_be_between/age": "critical",
+                "ranges/expect_column_values_to_be_between/monthly_charges": "critical",
+            },
+            "failed",
+        ),
+        (
+            "duplicates",
+            {"uniqueness/expect_column_values_to_be_unique/row_id": "warning"},
+            "warning",
+        ),
+        (
+            "bad_label",
+            {"label/expect_column_values_to_be_in_set/churned": "critical"},
+            "failed",
+        ),
+    ],
+)
+def test_injected_incident_is_caught_by_the_expectation_that_names_it(
+    validated, kind, expected, status
+):
+    result = validated(kind)
+    caught = caught_rules(result)
+    assert expected.items() <= caught.items()
+    assert result.status == status
+    # nothing unrelated fires: every rule that fired is in the suite that names the incident
+    assert {rule.split("/")[0] for rule in caught} == {rule.split("/")[0] for rule in expected}
+    quarantined = set(result.quarantine["rule"])
+    for rule, severity in expected.items():
+        assert (rule in quarantined) == (severity == "critical")
+
+
+def test_failed_batch_excludes_every_row_and_names_failing_rows(validated, typed_batch):
+    result = validated("bad_label")
+    frame = typed_batch("bad_label")
+    quarantine = result.quarantine
+    assert result.quarantined_rows == len(frame)
+    assert set(quarantine.loc[quarantine["rule"] == BATCH_FAILED_RULE, "row_id"]) == set(
+        frame["row_id"]
+    )
+    bad = frame.loc[~frame["churned"].isin([0, 1]), "row_id"]
+    rule = "label/expect_column_values_to_be_in_set/churned"
+    assert set(quarantine.loc[quarantine["rule"] == rule, "row_id"]) == set(bad)
+
+
+def test_duplicates_warn_and_keep_their_rows(validated):
+    result = validated("duplicates")
+    outcome = next(o for o in result.outcomes if o.rule.endswith("be_unique/row_id"))
+    assert outcome.unexpected_count > 0
+    assert 0 < len(outcome.sample_row_ids) <= 20
+    assert list(outcome.sample_row_ids) == sorted(outcome.sample_row_ids)
+    assert result.quarantined_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "column"),
+    [("schema_break", "monthly_charges"), ("missing_column", "support_calls")],
+)
+def test_schema_incidents_are_rejected_by_ingest_naming_the_column(
+    raw_batch, contract, kind, column
+):
+    data = csv_text(raw_batch(kind)).encode("utf-8")
+    with pytest.raises(DataContractError, match=column) as caught:
+        read_batch(data, BATCH, contract)
+    assert "contract_columns" in str(caught.value)
+
+
+def test_schema_suite_fails_on_a_renamed_column(typed_batch, runner):
+    frame = typed_batch().rename(columns={"monthly_charges": "monthly_charge"})
+    result = runner.validate(frame, BATCH)
+    failed = failed_rules(result)
+    assert failed["schema/expect_table_columns_to_match_set"] == "critical"
+    assert failed["schema/expect_column_values_to_be_of_type/monthly_charges"] == "critical"
+    assert result.status == "failed"
+    columns = next(
+        o for o in result.outcomes if o.rule == "schema/expect_table_columns_to_match_set"
+    )
+    assert "monthly_charge" in columns.message
+
+
+def test_few_out_of_range_rows_are_quarantined_without_failing_the_batch(typed_batch, runner):
+    frame = typed_batch()
+    frame.loc[[3, 17], "age"] = 150
+    bad_ids = set(frame.loc[[3, 17], "row_id"])
+    result = runner.validate(frame, BATCH)
+    assert result.status == "warning"
+    assert result.quarantined_rows == 2
+    assert set(result.quarantine["row_id"]) == bad_ids
+    assert set(result.quarantine["rule"]) == {"ranges/expect_column_values_to_be_between/age"}
+    assert sorted(result.quarantine["line"]) == sorted(frame.loc[[3, 17], "line"])
+    outcome = next(o for o in result.outcomes if o.rule.endswith("between/age"))
+    assert outcome.success and outcome.unexpected_count == 2
+
+
+def test_freshness_uses_the_day_in_the_file_name(typed_batch, runner):
+    frame = typed_batch()
+    wrong_day = runner.validate(frame, "data/raw/2026-01-06.csv")
+    rule = "freshness/expect_column_values_to_be_between/event_time"
+    assert failed_rules(wrong_day)[rule] == "critical"
+    outcome = next(o for o in wrong_day.outcomes if o.rule == rule)
+    assert outcome.kwargs["min_value"] == "2026-01-06T00:00:00+00:00"
+    assert outcome.unexpected_count == len(frame)

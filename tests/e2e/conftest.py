@@ -1,0 +1,81 @@
+"""A real datawheel project in a temporary folder: git, DVC and a local DVC remote."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+import pytest
+import yaml
+
+from datawheel.fileio import file_md5
+from datawheel.simulate import parse_injection, simulate
+from datawheel.workspace import dvc, init_repo
+
+START = dt.date(2026, 1, 1)
+SEED = 11
+ROWS_PER_DAY = 150
+
+# Smaller than the shipped defaults so each `dvc repro` takes seconds, same code paths.
+FAST_PARAMS = {
+    ("model", "hist_gradient_boosting", "max_iter"): 40,
+    ("label_issues", "folds"): 3,
+    ("gate", "bootstrap_samples"): 200,
+    ("gate", "min_segment_rows"): 40,
+}
+
+
+@dataclass
+class Project:
+    root: Path
+    remote: Path
+
+    @property
+    def git(self) -> git.Repo:
+        return git.Repo(self.root)
+
+    def add_days(self, first: int, days: int, inject: tuple[str, ...] = ()) -> list[Path]:
+        """Simulate days [first, first+days) of the built-in stream into data/raw."""
+        day = START + dt.timedelta(days=first)
+        injections = [parse_injection(text, START) for text in inject]
+        return simulate(self.root / "data/raw", day, days, ROWS_PER_DAY, SEED, "csv", injections)
+
+    def commit_data(self, message: str) -> str:
+        dvc("add", "--quiet", "data/raw", cwd=self.root)
+        return self.commit(message)
+
+    def commit(self, message: str) -> str:
+        repo = self.git
+        repo.git.add(A=True)
+        repo.index.commit(message)
+        return repo.head.commit.hexsha
+
+    def repro(self, *args: str) -> str:
+        return dvc("repro", *args, cwd=self.root).stdout
+
+    def md5(self, relative: str) -> str:
+        return file_md5(self.root / relative)
+
+
+def set_params(root: Path, changes: dict[tuple[str, ...], object]) -> None:
+    """Edit params.yaml in place, one dotted key at a time."""
+    path = root / "params.yaml"
+    data = yaml.safe_load(path.read_text())
+    for keys, value in changes.items():
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root, remote = tmp_path / "repo", tmp_path / "dvc-remote"
+    init_repo(root, remote=remote)
+    set_params(root, FAST_PARAMS)
+    proj = Project(root, remote)
+    proj.commit("test: faster params")
+    return proj

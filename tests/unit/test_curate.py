@@ -1,0 +1,110 @@
+"""Curation: window, de-duplication, quarantine, split, leakage, label issues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from datawheel.curate import apply_window, check_leakage, curate, split_by_time
+from datawheel.errors import LeakageError
+from datawheel.ingest import read_batch, with_provenance
+from datawheel.params import load_params
+from datawheel.simulate import parse_injection, simulate_day
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMS = load_params(ROOT / "params.yaml")
+START = dt.date(2026, 2, 1)
+
+
+def _days(n: int, rows: int = 120, inject: tuple[str, ...] = ()) -> pd.DataFrame:
+    frames = []
+    injections = [parse_injection(text, START) for text in inject]
+    for i in range(n):
+        day = START + dt.timedelta(days=i)
+        raw = simulate_day(day, rows, 4, injections)
+        csv = raw.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode()
+        typed, lines = read_batch(csv, f"{day}.csv", PARAMS.contract)
+        frames.append(with_provenance(typed, f"data/raw/{day}.csv", f"md5-{i}", lines))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _params(**sections):
+    return PARAMS.model_copy(
+        update={k: getattr(PARAMS, k).model_copy(update=v) for k, v in sections.items()}
+    )
+
+
+def test_window_keeps_the_last_days():
+    frame = _days(10, rows=20)
+    inside, bounds = apply_window(frame, "event_time", 3)
+    assert sorted(inside["event_time"].dt.day.unique()) == [8, 9, 10]
+    assert bounds["start"].startswith("2026-02-08") and bounds["end"].startswith("2026-02-11")
+    everything, _ = apply_window(frame, "event_time", 0)
+    assert len(everything) == len(frame)
+
+
+def test_split_puts_the_last_days_in_holdout():
+    frame = _days(10, rows=20)
+    train, holdout, split = split_by_time(frame, "event_time", 2)
+    assert sorted(holdout["event_time"].dt.day.unique()) == [9, 10]
+    assert train["event_time"].max() < holdout["event_time"].min()
+    assert split["cutoff"].startswith("2026-02-09")
+
+
+def test_curate_removes_quarantined_and_duplicates_and_accounts_for_every_row():
+    frame = _days(12, inject=("duplicates@3",))
+    quarantined = set(frame["row_id"].iloc[:5])
+    params = _params(window={"days": 10}, split={"holdout_days": 3})
+    train, holdout, report = curate(frame, quarantined, params)
+    counts = report.counts
+    assert counts["quarantined"] == 0  # those rows are outside the 10-day window
+    assert counts["outside_window"] == int((frame["event_time"] < "2026-02-03").sum())
+    assert counts["duplicates"] == int(frame["row_id"].duplicated().sum())
+    assert counts["train_rows"] + counts["holdout_rows"] + counts["outside_window"] + counts[
+        "duplicates"
+    ] + counts["label_issues_dropped"] == len(frame)
+    assert not set(train["row_id"]) & set(holdout["row_id"])
+    assert train["row_id"].is_unique and holdout["row_id"].is_unique
+    removed = {r["reason"] for r in report.removed}
+    assert removed == {"duplicate_row_id"}
+    per_batch_rows = sum(b["rows"] for b in report.per_batch)
+    assert per_batch_rows == len(frame)
+
+
+def test_curate_drops_quarantined_rows_inside_the_window():
+    frame = _days(8)
+    quarantined = set(frame["row_id"].iloc[-10:])
+    _, holdout, report = curate(frame, quarantined, _params(window={"days": 0}))
+    assert report.counts["quarantined"] == 10
+    assert not quarantined & set(holdout["row_id"])
+    assert {r["row_id"] for r in report.removed if r["reason"] == "quarantined"} == quarantined
+
+
+def test_leakage_of_copied_rows_is_a_clear_failure():
+    frame = _days(12, inject=("leakage@11",))
+    with pytest.raises(LeakageError, match=r"customer_id.*both train and hold-out.*2026-02-12"):
+        curate(frame, set(), _params(split={"holdout_days": 2}, label_issues={"enabled": False}))
+
+
+def test_check_leakage_rows():
+    frame = _days(2, rows=10)
+    with pytest.raises(LeakageError, match="row id"):
+        check_leakage(frame, frame.iloc[:1], "customer_id", check_entities=False)
+
+
+def test_label_issues_flag_or_drop():
+    frame = _days(10, inject=("label_noise@2",))
+    flag = _params(label_issues={"action": "flag", "folds": 3})
+    train_f, _, report_f = curate(frame, set(), flag)
+    assert report_f.counts["label_issues_flagged"] > 0
+    noisy = frame[frame["batch"].str.contains("2026-02-03")]
+    flagged_batches = pd.Series([r["batch"] for r in report_f.flagged]).value_counts()
+    # the day with 20% flipped labels has more issues than an average day
+    assert flagged_batches.get(noisy["batch"].iloc[0], 0) > flagged_batches.mean()
+    drop = _params(label_issues={"action": "drop", "folds": 3})
+    train_d, _, report_d = curate(frame, set(), drop)
+    assert report_d.counts["label_issues_dropped"] == report_f.counts["label_issues_flagged"]
+    assert len(train_d) == len(train_f) - report_f.counts["label_issues_flagged"]

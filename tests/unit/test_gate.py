@@ -1,0 +1,256 @@
+"""The gate promotes only when every check passes, and names what failed."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from datawheel.errors import ParamsError
+from datawheel.evaluate import BootstrapResult
+from datawheel.gate import GateDecision, decide, render_decision
+from datawheel.params import Gate
+
+GATE = Gate(
+    primary_metric="roc_auc",
+    min_improvement=0.0,
+    guardrails={"log_loss": 0.02, "brier": 0.01},
+    segment_tolerance=0.05,
+    min_segment_rows=100,
+    absolute_floor=0.6,
+)
+
+CANDIDATE = {"roc_auc": 0.82, "log_loss": 0.40, "brier": 0.13, "accuracy": 0.80}
+CHAMPION = {"roc_auc": 0.80, "log_loss": 0.41, "brier": 0.135, "accuracy": 0.79}
+BASELINE = {"roc_auc": 0.5, "log_loss": 0.60, "brier": 0.20, "accuracy": 0.70}
+
+
+def boot(ci_low=0.01, ci_high=0.03, metric="roc_auc", samples=1000) -> BootstrapResult:
+    return BootstrapResult(
+        metric=metric,
+        candidate=CANDIDATE[metric],
+        champion=CHAMPION[metric],
+        delta=CANDIDATE[metric] - CHAMPION[metric],
+        ci_low=ci_low,
+        ci_high=ci_high,
+        samples=samples,
+        confidence=0.95,
+        samples_requested=1000,
+        seed=0,
+    )
+
+
+def segments(**values: tuple[int, float]) -> list[dict]:
+    return [{"segment": name, "rows": rows, "roc_auc": auc} for name, (rows, auc) in values.items()]
+
+
+CANDIDATE_SEGMENTS = segments(east=(400, 0.83), west=(300, 0.81), tiny=(20, 0.50))
+CHAMPION_SEGMENTS = segments(east=(400, 0.80), west=(300, 0.80), tiny=(20, 0.90))
+
+
+def with_champion(**overrides) -> GateDecision:
+    arguments = {
+        "candidate": CANDIDATE,
+        "baseline": BASELINE,
+        "champion": CHAMPION,
+        "bootstrap": boot(),
+        "candidate_segments": CANDIDATE_SEGMENTS,
+        "champion_segments": CHAMPION_SEGMENTS,
+        "validation_passed": True,
+        "gate": GATE,
+    }
+    arguments.update(overrides)
+    return decide(**arguments)
+
+
+def first_time(**overrides) -> GateDecision:
+    return with_champion(champion=None, bootstrap=None, champion_segments=None, **overrides)
+
+
+def failed(decision: GateDecision) -> list[str]:
+    return [check.name for check in decision.checks if not check.passed]
+
+
+def test_promotes_when_every_check_passes():
+    decision = with_champion()
+    assert decision.decision == "promote" and decision.promoted
+    assert [check.name for check in decision.checks] == [
+        "validation",
+        "primary_improvement",
+        "guardrail:brier",
+        "guardrail:log_loss",
+        "segments",
+    ]
+    assert all(check.passed for check in decision.checks)
+    assert len(decision.reasons) == 1
+    assert decision.reasons[0].startswith("Promote")
+    # the small segment's collapse is reported, not gated
+    segment_check = decision.checks[-1]
+    assert segment_check.values["too_small"] == ["tiny"]
+
+
+def test_holds_when_validation_failed():
+    decision = with_champion(validation_passed=False)
+    assert decision.decision == "hold"
+    assert failed(decision) == ["validation"]
+    assert decision.reasons == [decision.checks[0].detail]
+    assert "validation" in decision.reasons[0].lower()
+
+
+@pytest.mark.parametrize("ci_low", [0.0, -0.01, 0.004])
+def test_holds_when_the_ci_lower_bound_is_not_above_the_margin(ci_low):
+    gate = GATE.model_copy(update={"min_improvement": 0.005})
+    decision = with_champion(bootstrap=boot(ci_low=ci_low), gate=gate)
+    assert decision.decision == "hold"
+    assert failed(decision) == ["primary_improvement"]
+    assert "lower bound is not above the margin 0.005" in decision.reasons[0]
+
+
+def test_holds_when_the_bootstrap_is_missing_or_undefined():
+    assert failed(with_champion(bootstrap=None)) == ["primary_improvement"]
+    undefined = with_champion(bootstrap=boot(ci_low=math.nan, ci_high=math.nan, samples=0))
+    assert failed(undefined) == ["primary_improvement"]
+    assert "undefined" in undefined.reasons[0]
+    wrong_metric = with_champion(bootstrap=boot(metric="log_loss"))
+    assert failed(wrong_metric) == ["primary_improvement"]
+
+
+def test_holds_when_a_guardrail_regresses_past_its_tolerance():
+    worse = {**CANDIDATE, "log_loss": 0.44}  # champion 0.41: a regression of 0.03 > 0.02
+    decision = with_champion(candidate=worse)
+    assert failed(decision) == ["guardrail:log_loss"]
+    assert "log_loss regressed by 0.0300" in decision.reasons[0]
+    check = next(c for c in decision.checks if c.name == "guardrail:log_loss")
+    assert check.values["regression"] == pytest.approx(0.03)
+
+
+def test_a_regression_of_exactly_the_tolerance_passes():
+    edge = {**CANDIDATE, "log_loss": 0.43}  # 0.43 - 0.41 is 0.0200000000000000x in floats
+    assert with_champion(candidate=edge).promoted
+
+
+def test_a_higher_is_better_guardrail_uses_its_own_direction():
+    gate = GATE.model_copy(update={"guardrails": {"accuracy": 0.01}})
+    assert with_champion(gate=gate).promoted
+    decision = with_champion(candidate={**CANDIDATE, "accuracy": 0.77}, gate=gate)
+    assert failed(decision) == ["guardrail:accuracy"]
+
+
+def test_nan_guardrail_fails_with_a_clear_detail():
+    decision = with_champion(candidate={**CANDIDATE, "brier": math.nan})
+    assert failed(decision) == ["guardrail:brier"]
+    assert "undefined" in decision.reasons[0]
+
+
+def test_holds_and_names_the_segment_that_drops():
+    dropped = segments(east=(400, 0.83), west=(300, 0.70), tiny=(20, 0.50))
+    decision = with_champion(candidate_segments=dropped)
+    assert failed(decision) == ["segments"]
+    assert "west" in decision.reasons[0]
+    assert "east" not in decision.reasons[0]
+    check = decision.checks[-1]
+    assert check.values["failing"] == ["west"]
+    assert check.values["drops"]["west"] == pytest.approx(0.10)
+
+
+def test_segment_undefined_for_both_models_is_not_gated_but_one_sided_nan_fails():
+    both = with_champion(
+        candidate_segments=[*CANDIDATE_SEGMENTS, *segments(south=(200, math.nan))],
+        champion_segments=[*CHAMPION_SEGMENTS, *segments(south=(200, math.nan))],
+    )
+    assert both.promoted
+    assert both.checks[-1].values["undefined"] == ["south"]
+    one_sided = with_champion(
+        candidate_segments=[*CANDIDATE_SEGMENTS, *segments(south=(200, math.nan))],
+        champion_segments=[*CHAMPION_SEGMENTS, *segments(south=(200, 0.7))],
+    )
+    assert failed(one_sided) == ["segments"]
+    assert "south" in one_sided.reasons[0]
+
+
+def test_segment_missing_from_the_champion_fails():
+    decision = with_champion(champion_segments=CHAMPION_SEGMENTS[:1])
+    assert failed(decision) == ["segments"]
+    assert "west" in decision.reasons[0]
+
+
+def test_no_segments_at_all_passes():
+    assert with_champion(candidate_segments=[], champion_segments=[]).promoted
+
+
+def test_every_failing_check_gives_one_reason():
+    decision = with_champion(
+        validation_passed=False,
+        bootstrap=boot(ci_low=-0.01),
+        candidate={**CANDIDATE, "brier": 0.2},
+    )
+    assert failed(decision) == ["validation", "primary_improvement", "guardrail:brier"]
+    assert len(decision.reasons) == 3
+
+
+def test_first_model_promotes_above_baseline_and_floor():
+    decision = first_time()
+    assert decision.promoted
+    assert [check.name for check in decision.checks] == [
+        "validation",
+        "beats_baseline",
+        "absolute_floor",
+    ]
+    assert "no champion" in decision.reasons[0]
+
+
+def test_first_model_below_the_floor_is_held():
+    decision = first_time(candidate={**CANDIDATE, "roc_auc": 0.58})
+    assert failed(decision) == ["absolute_floor"]
+    assert "floor" in decision.reasons[0]
+
+
+def test_first_model_not_beating_the_baseline_is_held():
+    gate = GATE.model_copy(update={"absolute_floor": 0.4})
+    decision = first_time(candidate={**CANDIDATE, "roc_auc": 0.5}, gate=gate)
+    assert failed(decision) == ["beats_baseline"]
+    assert "does not beat the naive baseline" in decision.reasons[0]
+
+
+def test_first_model_with_undefined_primary_metric_is_held():
+    decision = first_time(candidate={**CANDIDATE, "roc_auc": math.nan})
+    assert failed(decision) == ["beats_baseline", "absolute_floor"]
+    assert all("undefined" in reason for reason in decision.reasons)
+
+
+def test_a_loss_as_primary_metric_flips_the_floor_and_baseline():
+    gate = GATE.model_copy(update={"primary_metric": "log_loss", "absolute_floor": 0.5})
+    assert first_time(gate=gate).promoted  # 0.40 below the 0.60 baseline and the 0.5 ceiling
+    decision = first_time(candidate={**CANDIDATE, "log_loss": 0.55}, gate=gate)
+    assert failed(decision) == ["absolute_floor"]
+
+
+def test_unknown_metric_names_in_params_are_params_errors():
+    with pytest.raises(ParamsError, match="gate.primary_metric"):
+        with_champion(gate=GATE.model_copy(update={"primary_metric": "auc"}))
+    with pytest.raises(ParamsError, match="gate.guardrails"):
+        with_champion(gate=GATE.model_copy(update={"guardrails": {"logloss": 0.1}}))
+
+
+def test_to_dict_is_json_ready_with_nan_as_null():
+    decision = with_champion(candidate={**CANDIDATE, "brier": math.nan})
+    data = decision.to_dict()
+    text = json.dumps(data, allow_nan=False)
+    assert json.loads(text)["candidate"]["brier"] is None
+    assert data["decision"] == "hold"
+    assert data["bootstrap"]["ci_low"] == 0.01
+    assert {check["name"] for check in data["checks"]} >= {"validation", "segments"}
+    assert json.dumps(first_time().to_dict(), allow_nan=False)
+
+
+def test_render_decision_is_markdown_with_one_row_per_check():
+    decision = with_champion(candidate_segments=segments(east=(400, 0.83), west=(300, 0.70)))
+    text = render_decision(decision)
+    assert text.startswith("**Gate: HOLD**")
+    assert "| Check | Result | Detail |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + len(decision.checks)
+    assert "| segments | **FAIL** |" in text
+    assert "west" in text
+    assert render_decision(with_champion()).startswith("**Gate: PROMOTE**")

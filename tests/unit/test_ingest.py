@@ -1,0 +1,152 @@
+"""Ingest: typing per the contract, provenance, quarantine of unreadable batches, incremental."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from datawheel.errors import DataContractError
+from datawheel.fileio import file_md5
+from datawheel.ingest import (
+    ingest_batches,
+    load_ingested,
+    read_batch,
+    read_csv_bytes,
+    row_ids,
+    with_provenance,
+)
+from datawheel.params import load_params
+from datawheel.simulate import simulate, simulate_day, write_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = load_params(ROOT / "params.yaml").contract
+DAY = dt.date(2026, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def day_csv(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("b") / "d.csv"
+    write_batch(simulate_day(DAY, 200, 3), path, "csv")
+    return path.read_bytes()
+
+
+def test_types_follow_the_contract(day_csv):
+    typed, lines = read_batch(day_csv, "d.csv", CONTRACT)
+    assert list(typed.columns) == list(CONTRACT.columns)
+    assert str(typed["event_time"].dtype) == "datetime64[us, UTC]"
+    assert str(typed["tenure_months"].dtype) == "Int64"
+    assert typed["monthly_charges"].dtype == "float64"
+    assert lines.iloc[0] == 2 and lines.iloc[-1] == len(typed) + 1
+
+
+def test_csv_and_parquet_of_the_same_rows_get_the_same_row_ids(tmp_path):
+    frame = simulate_day(DAY, 100, 5)
+    write_batch(frame, tmp_path / "a.csv", "csv")
+    write_batch(frame, tmp_path / "a.parquet", "parquet")
+    from_csv, _ = read_batch((tmp_path / "a.csv").read_bytes(), "a.csv", CONTRACT)
+    from_parquet, _ = read_batch((tmp_path / "a.parquet").read_bytes(), "a.parquet", CONTRACT)
+    assert row_ids(from_csv).tolist() == row_ids(from_parquet).tolist()
+
+
+def test_row_id_is_a_content_hash(day_csv):
+    typed, _ = read_batch(day_csv, "d.csv", CONTRACT)
+    ids = row_ids(typed)
+    assert ids.str.fullmatch(r"[0-9a-f]{16}").all()
+    assert ids.is_unique
+    changed = typed.copy()
+    changed.loc[0, "age"] = changed.loc[0, "age"] + 1
+    assert row_ids(changed).iloc[0] != ids.iloc[0]
+    assert (row_ids(changed).iloc[1:] == ids.iloc[1:]).all()
+
+
+def test_provenance_columns(day_csv):
+    typed, lines = read_batch(day_csv, "d.csv", CONTRACT)
+    frame = with_provenance(typed, "data/raw/d.csv", "abc", lines)
+    assert list(frame.columns[:4]) == ["row_id", "batch", "batch_md5", "line"]
+    assert set(frame["batch"]) == {"data/raw/d.csv"}
+
+
+@pytest.mark.parametrize(
+    ("data", "rule"),
+    [
+        (b"", "batch_not_empty"),
+        (b"customer_id,event_time\n", "contract_columns"),
+        (b"a,b\n1,2\n3\n", "csv_rectangular"),
+        (b"a,b\n\xe9t\xe9,2\n", "encoding_utf8"),
+    ],
+)
+def test_unreadable_batches_name_the_rule(data, rule):
+    with pytest.raises(DataContractError, match=rf"bad\.csv.*rule: {rule}"):
+        reader = read_batch if rule == "contract_columns" else read_csv_bytes
+        args = (data, "bad.csv", CONTRACT) if reader is read_batch else (data, "bad.csv")
+        reader(*args)
+
+
+def test_unparseable_value_names_column_and_row(day_csv):
+    text = day_csv.decode().splitlines()
+    header = text[0].split(",")
+    cells = text[1].split(",")
+    cells[header.index("tenure_months")] = "twelve"
+    broken = "\n".join([text[0], ",".join(cells), *text[2:]]).encode()
+    with pytest.raises(
+        DataContractError, match=r"'tenure_months'.*'twelve'.*row 1.*contract_type_int"
+    ):
+        read_batch(broken, "d.csv", CONTRACT)
+
+
+def test_renamed_column_is_named(day_csv):
+    renamed = day_csv.replace(b"monthly_charges", b"monthly_charge", 1)
+    with pytest.raises(
+        DataContractError, match=r"missing column\(s\) \['monthly_charges'\].*renamed"
+    ):
+        read_batch(renamed, "d.csv", CONTRACT)
+
+
+def test_ingest_is_incremental_and_quarantines_bad_batches(tmp_path):
+    raw, out, quarantine = tmp_path / "raw", tmp_path / "ingested", tmp_path / "q"
+    simulate(raw, DAY, 3, 50, 1)
+    (raw / "broken.csv").write_bytes(b"")
+    hashes = {p.name: file_md5(p) for p in raw.iterdir()}
+
+    first = ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    assert len(first.read) == 4
+    statuses = {b.path: b.status for b in first.batches}
+    assert statuses["raw/broken.csv"] == "quarantined"
+    assert (quarantine / f"{file_md5(raw / 'broken.csv')}.json").exists()
+
+    simulate(raw, DAY + dt.timedelta(days=3), 1, 50, 1)
+    second = ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    assert second.read == ["raw/2026-03-04.csv"]
+    frame = load_ingested(out, second.batches)
+    assert frame["batch"].nunique() == 4
+    assert {p.name: file_md5(p) for p in raw.iterdir() if p.name in hashes} == hashes
+
+
+def test_contract_change_reingests_everything(tmp_path):
+    raw, out, quarantine = tmp_path / "raw", tmp_path / "ingested", tmp_path / "q"
+    simulate(raw, DAY, 2, 30, 1)
+    ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    nullable = CONTRACT.model_copy(
+        update={
+            "columns": {
+                **CONTRACT.columns,
+                "age": CONTRACT.columns["age"].model_copy(update={"nullable": True}),
+            }
+        }
+    )
+    again = ingest_batches(raw, out, quarantine, nullable, root=tmp_path)
+    assert len(again.read) == 2
+
+
+def test_removed_batch_drops_its_output(tmp_path):
+    raw, out, quarantine = tmp_path / "raw", tmp_path / "ingested", tmp_path / "q"
+    paths = simulate(raw, DAY, 2, 30, 1)
+    ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    paths[0].unlink()
+    result = ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    assert [b.path for b in result.batches] == ["raw/2026-03-02.csv"]
+    assert len(list(out.glob("*.parquet"))) == 1
+    assert isinstance(load_ingested(out, result.batches), pd.DataFrame)

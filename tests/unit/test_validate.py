@@ -1,0 +1,313 @@
+"""Tests of datawheel.validate: suite loading, caching, acknowledgements and reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cmarkgfm
+import pandas as pd
+import pytest
+
+from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
+from datawheel.ingest import ingest_batches
+from datawheel.params import load_params
+from datawheel.simulate import Injection, simulate
+from datawheel.validate import (
+    BATCH_FAILED_RULE,
+    ValidationReport,
+    load_suites,
+    quarantined_row_ids,
+    quarantined_rows,
+    raise_if_failed,
+    render_markdown,
+    run_validation,
+    suites_fingerprint,
+    summary_lines,
+    validate_frame,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITES = ROOT / "expectations"
+CLEAN, BAD_LABEL, SCHEMA_BREAK = (f"data/raw/2026-01-0{d}.csv" for d in (5, 6, 7))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """Three raw days - clean, bad labels, a renamed column - ingested as the stage does."""
+    root = tmp_path_factory.mktemp("project")
+    start = dt.date(2026, 1, 5)
+    injections = [
+        Injection("bad_label", start + dt.timedelta(days=1)),
+        Injection("schema_break", start + dt.timedelta(days=2)),
+    ]
+    simulate(root / "data/raw", start, 3, 300, 11, "csv", injections)
+    contract = load_params(ROOT / "params.yaml").contract
+    ingest_batches(
+        root / "data/raw", root / "data/ingested", root / "data/quarantine", contract, root=root
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def records(project):
+    from datawheel.ingest import read_manifest
+
+    return read_manifest(project / "data/ingested")
+
+
+@pytest.fixture(scope="module")
+def first_run(project, records) -> tuple[ValidationReport, Path]:
+    """One validation of the project, whose output folder later tests copy and reuse."""
+    out = project / "validated"
+    report = run_validation(project / "data/ingested", records, SUITES, out)
+    return report, out
+
+
+def _copy(out: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "validated"
+    shutil.copytree(out, target)
+    return target
+
+
+# --- load_suites -------------------------------------------------------------------------
+
+
+def _suite(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "expectations"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _expectation(**overrides) -> dict:
+    base = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {}}
+    return {**base, **overrides}
+
+
+def test_load_suites_reads_shipped_suites_sorted_by_file_name():
+    suites = load_suites(SUITES)
+    assert [s["name"] for s in suites] == sorted(p.stem for p in SUITES.glob("*.json"))
+
+
+def test_bad_json_names_the_file(tmp_path):
+    folder = _suite(tmp_path, "broken", '{"name": "broken", "expectations": [')
+    with pytest.raises(ParamsError, match=r"broken\.json: not valid JSON at line 1"):
+        load_suites(folder)
+
+
+def test_unknown_expectation_names_the_file_and_the_type(tmp_path):
+    suite = {"name": "typo", "expectations": [_expectation(type="expect_column_to_be_nice")]}
+    folder = _suite(tmp_path, "typo", json.dumps(suite))
+    with pytest.raises(ParamsError, match=r"typo\.json: expectation #1 'expect_column_to_be_nice'"):
+        load_suites(folder)
+
+
+@pytest.mark.parametrize(
+    ("expectation", "message"),
+    [
+        (_expectation(severity="fatal"), "severity 'fatal'"),
+        (_expectation(kwargs={"colum": "a"}), "invalid configuration"),
+        (_expectation(kwargs={"column": "a", "mostly": 3}), "mostly"),
+    ],
+)
+def test_invalid_expectation_names_the_file(tmp_path, expectation, message):
+    folder = _suite(tmp_path, "bad", json.dumps({"name": "bad", "expectations": [expectation]}))
+    with pytest.raises(ParamsError, match=r"bad\.json: expectation #1") as caught:
+        load_suites(folder)
+    assert message in str(caught.value)
+
+
+def test_duplicate_suite_names_are_refused(tmp_path):
+    _suite(tmp_path, "a", json.dumps({"name": "same", "expectations": []}))
+    folder = _suite(tmp_path, "b", json.dumps({"name": "same", "expectations": []}))
+    with pytest.raises(ParamsError, match=r"b\.json: suite name 'same' is already used"):
+        load_suites(folder)
+
+
+def test_fingerprint_follows_the_suites():
+    suites = load_suites(SUITES)
+    changed = json.loads(json.dumps(suites))
+    changed[0]["expectations"][0]["severity"] = "info"
+    assert suites_fingerprint(suites) == suites_fingerprint(json.loads(json.dumps(suites)))
+    assert suites_fingerprint(suites) != suites_fingerprint(changed)
+
+
+# --- run_validation ----------------------------------------------------------------------
+
+
+def test_first_run_validates_ingested_batches_and_writes_per_batch_files(first_run, records):
+    report, out = first_run
+    ingested = [r for r in records if r.status == "ingested"]
+    assert sorted(report.validated) == [CLEAN, BAD_LABEL]
+    for record in ingested:
+        assert (out / f"{record.md5}.json").exists()
+        assert (out / f"{record.md5}.parquet").exists()
+    by_batch = {b.batch: b for b in report.batches}
+    assert by_batch[CLEAN].status == "passed"
+    assert by_batch[BAD_LABEL].status == "failed"
+    clean_rows = pd.read_parquet(out / f"{by_batch[CLEAN].md5}.parquet")
+    assert clean_rows.empty
+    assert list(clean_rows.columns) == ["row_id", "batch", "line", "rule"]
+
+
+def test_second_run_reuses_every_result(first_run, records, project, tmp_path):
+    _, out = first_run
+    out = _copy(out, tmp_path)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    report = run_validation(project / "data/ingested", records, SUITES, out)
+    assert report.validated == []
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert report.to_dict()["batches"] == first_run[0].to_dict()["batches"]
+
+
+def test_changed_suites_validate_again(first_run, records, project, tmp_path):
+    suites = tmp_path / "expectations"
+    shutil.copytree(SUITES, suites)
+    volume = json.loads((suites / "volume.json").read_text())
+    volume["expectations"][0]["kwargs"]["min_value"] = 50
+    (suites / "volume.json").write_text(json.dumps(volume))
+    out = _copy(first_run[1], tmp_path)
+    report = run_validation(project / "data/ingested", records, suites, out)
+    assert sorted(report.validated) == [CLEAN, BAD_LABEL]
+
+
+def test_results_of_removed_batches_are_deleted(first_run, records, project, tmp_path):
+    out = _copy(first_run[1], tmp_path)
+    (out / "notes.txt").write_text("not ours")
+    kept = [r for r in records if r.path != BAD_LABEL]
+    removed = next(r for r in records if r.path == BAD_LABEL)
+    report = run_validation(project / "data/ingested", kept, SUITES, out)
+    assert report.validated == []
+    assert not (out / f"{removed.md5}.json").exists()
+    assert not (out / f"{removed.md5}.parquet").exists()
+    assert (out / "notes.txt").exists()
+
+
+def test_ingest_quarantined_batch_is_a_failed_batch_with_its_contract_rule(first_run):
+    report, _ = first_run
+    failed = {b.batch: b for b in report.failed_batches}
+    assert set(failed) == {BAD_LABEL, SCHEMA_BREAK}
+    (outcome,) = failed[SCHEMA_BREAK].outcomes
+    assert outcome.rule == "contract/contract_columns"
+    assert outcome.severity == "critical"
+    assert "monthly_charges" in outcome.message
+    assert not report.passed
+
+
+def test_acknowledged_batches_stay_excluded_but_do_not_fail(first_run, records, project, tmp_path):
+    out = _copy(first_run[1], tmp_path)
+    acknowledged = ["2026-01-06.csv", SCHEMA_BREAK, "2026-01-31.csv"]
+    report = run_validation(project / "data/ingested", records, SUITES, out, acknowledged)
+    assert report.passed
+    assert report.failed_batches == []
+    assert sorted(b.batch for b in report.acknowledged_batches) == [BAD_LABEL, SCHEMA_BREAK]
+    assert report.stale_acknowledgements == ["2026-01-31.csv"]
+    raise_if_failed(report)
+    bad = pd.read_parquet(project / "data/ingested" / f"{_md5(records, BAD_LABEL)}.parquet")
+    excluded = quarantined_row_ids(out, records)
+    assert set(bad["row_id"]) <= excluded
+    clean = pd.read_parquet(project / "data/ingested" / f"{_md5(records, CLEAN)}.parquet")
+    assert excluded.isdisjoint(clean["row_id"])
+
+
+def _md5(records, path: str) -> str:
+    return next(r.md5 for r in records if r.path == path)
+
+
+def test_failed_batch_quarantine_holds_every_row(first_run, records, project):
+    _, out = first_run
+    md5 = _md5(records, BAD_LABEL)
+    quarantine = pd.read_parquet(out / f"{md5}.parquet")
+    ingested = pd.read_parquet(project / "data/ingested" / f"{md5}.parquet")
+    failed_all = quarantine[quarantine["rule"] == BATCH_FAILED_RULE]
+    assert sorted(failed_all["line"]) == sorted(ingested["line"])
+    assert "label/expect_column_values_to_be_in_set/churned" in set(quarantine["rule"])
+
+
+def test_quarantined_rows_are_keyed_by_batch_and_line(first_run, records, project):
+    _, out = first_run
+    rows = quarantined_rows(out, records)
+    assert list(rows.columns) == ["row_id", "batch", "line"]
+    assert set(rows["batch"]) == {BAD_LABEL}
+    ingested = pd.read_parquet(project / "data/ingested" / f"{_md5(records, BAD_LABEL)}.parquet")
+    assert rows["line"].tolist() == sorted(ingested["line"])
+
+
+def test_unvalidated_batch_is_an_error_for_curate(records, tmp_path):
+    with pytest.raises(DatawheelError, match="run the validate stage first"):
+        quarantined_row_ids(tmp_path, records)
+
+
+def test_raise_if_failed_names_the_batch_and_rule(first_run):
+    with pytest.raises(ValidationFailed, match="2026-01-06.csv: column 'churned'"):
+        raise_if_failed(first_run[0])
+
+
+def test_cached_run_does_not_import_great_expectations(first_run, records, project, tmp_path):
+    out = _copy(first_run[1], tmp_path)
+    script = f"""
+import sys
+from pathlib import Path
+from datawheel.ingest import read_manifest
+from datawheel.validate import run_validation
+records = read_manifest(Path({str(project / "data/ingested")!r}))
+report = run_validation(Path({str(project / "data/ingested")!r}), records,
+                        Path({str(SUITES)!r}), Path({str(out)!r}))
+assert report.validated == [], report.validated
+assert "great_expectations" not in sys.modules
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, env=os.environ.copy())
+
+
+# --- reports -----------------------------------------------------------------------------
+
+
+def test_report_to_dict_is_json(first_run):
+    data = json.loads(json.dumps(first_run[0].to_dict()))
+    assert data["passed"] is False
+    assert data["failed_batches"] == [BAD_LABEL, SCHEMA_BREAK]
+    assert data["totals"]["batches"] == 3
+    assert data["totals"]["failed"] == 2
+
+
+def test_summary_lines_name_batch_column_rule_and_counts(first_run):
+    lines = summary_lines(first_run[0])
+    pattern = (
+        r"^data/raw/2026-01-06\.csv: column 'churned' failed rule "
+        r"'expect_column_values_to_be_in_set' \(critical\): \d+ of \d+ rows$"
+    )
+    assert any(re.match(pattern, line) for line in lines), lines
+    assert any(
+        line.startswith(f"{SCHEMA_BREAK}: batch failed rule 'contract_columns'") for line in lines
+    )
+
+
+def test_render_markdown_shows_rule_column_and_what_to_do(first_run):
+    text = render_markdown(first_run[0])
+    assert "expect_column_values_to_be_in_set" in text
+    assert "| churned |" in text
+    assert "contract_columns" in text
+    assert "validate.acknowledged_batches" in text
+    html = cmarkgfm.github_flavored_markdown_to_html(text)
+    assert html.count("<table>") == 3  # totals, and one per failed batch
+
+
+def test_validate_frame_needs_no_disk(first_run, records, project):
+    suites = load_suites(SUITES)
+    md5 = _md5(records, CLEAN)
+    frame = pd.read_parquet(project / "data/ingested" / f"{md5}.parquet")
+    result = validate_frame(frame, suites, CLEAN)
+    assert result.status == "passed"
+    assert result.to_dict() == next(b for b in first_run[0].batches if b.batch == CLEAN).to_dict()
+
+
+def test_import_does_not_import_great_expectations():
+    code = "import sys, datawheel.validate; assert 'great_expectations' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
