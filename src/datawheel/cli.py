@@ -119,27 +119,11 @@ def _usage(message: str) -> DatawheelError:
 
 
 def main() -> None:
-    """Entry point: run the app; a DatawheelError is one red line and its exit code."""
+    """Entry point: a DatawheelError is one red line and its documented exit code."""
     try:
-        app(standalone_mode=False)
+        app()
     except DatawheelError as exc:
         if os.environ.get("DATAWHEEL_DEBUG"):
             raise
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # noqa: BLE001 - click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if os.environ.get("DATAWHEEL_DEBUG"):
-            raise
-        err_console.print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc} (rerun with --debug)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(1)

@@ -49,6 +49,10 @@ def copy_template(target: Path) -> None:
             shutil.copytree(src, target / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, target / item)
+    ignore = target / ".gitignore"
+    lines = ignore.read_text().splitlines() if ignore.exists() else []
+    if "/dvc_plots/" not in lines:
+        ignore.write_text("\n".join([*lines, "/dvc_plots/"]) + "\n")
     champion = target / "models" / "champion.json"
     if not champion.exists():
         write_json(champion, NO_CHAMPION)

@@ -1,0 +1,85 @@
+"""The command line: one readable line and a documented exit code for every user error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from datawheel.fileio import file_md5
+from datawheel.workspace import command_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "datawheel", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        check=False,
+    )
+
+
+def test_simulate_is_byte_deterministic(tmp_path):
+    for name in ("a", "b"):
+        result = _run(
+            "simulate",
+            "--out",
+            name,
+            "--days",
+            "3",
+            "--rows-per-day",
+            "50",
+            "--inject",
+            "null_burst@1",
+            "--format",
+            "parquet",
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+    a = sorted((tmp_path / "a").iterdir())
+    assert [p.name for p in a] == ["2026-01-01.parquet", "2026-01-02.parquet", "2026-01-03.parquet"]
+    assert [file_md5(p) for p in a] == [file_md5(tmp_path / "b" / p.name) for p in a]
+
+
+def test_bad_arguments_are_one_line_with_exit_code_2(tmp_path):
+    result = _run("simulate", "--out", "x", "--inject", "meteor@3", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown injection kind 'meteor'" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _run("simulate", "--out", "x", "--start", "yesterday", cwd=tmp_path)
+    assert result.returncode == 2 and "--start" in result.stderr
+
+
+def test_exit_codes_are_listed(tmp_path):
+    result = _run("exit-codes", cwd=tmp_path)
+    assert result.returncode == 0
+    for code in ("2", "3", "4", "5", "6"):
+        assert code in result.stdout
+
+
+def test_stage_outside_a_project_names_the_missing_params(tmp_path):
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "ingest.py").write_text((ROOT / "stages" / "ingest.py").read_text())
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.ingest"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "params.yaml: not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_refuses_an_existing_project(tmp_path):
+    assert _run("init", "proj", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "proj" / ".dvc").is_dir()
+    assert (tmp_path / "proj" / "models" / "champion.json").exists()
+    again = _run("init", "proj", cwd=tmp_path)
+    assert again.returncode == 2 and "already" in again.stderr
