@@ -38,7 +38,10 @@ def load_champion_model(champion: Champion, root: Path = Path(".")):
     from datawheel.dvcio import fetch_file_bytes
     from datawheel.modelio import load_model
 
-    data = fetch_file_bytes(champion.model_path, champion.commit, champion.model_md5, root)
+    # The version tag marks the promotion commit, whose dvc.lock records this model; the
+    # source commit's lock may still name the model before it.
+    rev = champion.tags[0] if champion.tags else champion.commit
+    data = fetch_file_bytes(champion.model_path, rev, champion.model_md5, root)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "champion.skops"
         path.write_bytes(data)

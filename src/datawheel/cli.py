@@ -105,6 +105,19 @@ def exit_codes() -> None:
     console.print(table)
 
 
+def _register_command_groups() -> None:
+    from importlib import import_module
+    from pkgutil import iter_modules
+
+    import datawheel.commands as package
+
+    for module in sorted(m.name for m in iter_modules(package.__path__)):
+        import_module(f"datawheel.commands.{module}").register(app)
+
+
+_register_command_groups()
+
+
 def _parse_date(text: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)

@@ -131,6 +131,22 @@ class Gate(_Frozen):
     absolute_floor: float = 0.5
 
 
+class Drift(_Frozen):
+    """Distribution-shift tests: a column is shifted only when significant AND large enough."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    psi_threshold: float = Field(default=0.2, gt=0)
+    wasserstein_threshold: float = Field(default=0.1, gt=0)
+    js_threshold: float = Field(default=0.1, gt=0, le=1)
+    null_rate_threshold: float = Field(default=0.05, gt=0, le=1)
+    label_threshold: float = Field(default=0.05, gt=0, le=1)
+    min_rows: int = Field(default=100, ge=2)
+    max_rows_per_side: int = Field(default=200_000, ge=100)
+    bins: int = Field(default=10, ge=2)
+    reference_batches: int = Field(default=7, ge=0)
+    seed: int = 0
+
+
 class Params(_Frozen):
     registry: Registry
     paths: Paths
@@ -142,6 +158,7 @@ class Params(_Frozen):
     label_issues: LabelIssues = Field(default_factory=LabelIssues)
     model: Model
     gate: Gate = Field(default_factory=Gate)
+    drift: Drift = Field(default_factory=Drift)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

@@ -79,3 +79,19 @@ def project(tmp_path: Path) -> Project:
     proj = Project(root, remote)
     proj.commit("test: faster params")
     return proj
+
+
+@pytest.fixture
+def flywheel(project: Project) -> Project:
+    """The project with a bare repository as `origin`, main pushed to it."""
+    origin = project.root.parent / "origin.git"
+    git.Repo.init(origin, bare=True, initial_branch="main")
+    project.git.create_remote("origin", str(origin))
+    project.git.git.push("origin", "main")
+    return project
+
+
+def clone(origin: Path, where: Path) -> Project:
+    """A clone of origin, as CI or a colleague would have it, sharing the DVC remote."""
+    git.Repo.clone_from(origin, where)
+    return Project(where, remote=Path())

@@ -1,0 +1,1 @@
+"""Command groups beyond the core ones; each module has `register(app)` adding its commands."""

@@ -1,0 +1,472 @@
+"""Promotion and rollback: the champion changes only as one commit plus GTO tags, pushed
+atomically after the model is in the DVC remote; anything failing leaves it as it was."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from datawheel.champion import read_champion
+from datawheel.errors import DatawheelError
+from datawheel.fileio import read_json, write_json
+from datawheel.params import Params, load_params, parse_params
+from datawheel.registry import (
+    PROD,
+    Registry,
+    next_version,
+    read_registry,
+    stage_tag_name,
+    version_tag_name,
+)
+
+PROMOTED, ROLLED_BACK, HELD, REFUSED, ERROR = "promoted", "rolled_back", "held", "refused", "error"
+EXIT_CODES = {PROMOTED: 0, ROLLED_BACK: 0, HELD: 10, REFUSED: 11, ERROR: 1}
+# Params sections whose change makes a new MAJOR version: the data contract and everything
+# that shapes the model. `validate` (acknowledged batches) and `gate` do not.
+MAJOR_SECTIONS = ("contract", "window", "split", "leakage", "label_issues", "model")
+MAJOR_PATHS = ("stages", "expectations", "dvc.yaml")
+
+
+@dataclass
+class Outcome:
+    """What promote or rollback did, for people (message) and for tools (to_dict)."""
+
+    result: str
+    message: str
+    version: str | None = None
+    previous: str | None = None
+    tags: list[str] = field(default_factory=list)
+    commit: str | None = None
+    gate: dict | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.result]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Refused(DatawheelError):
+    """The promotion or rollback cannot go ahead as things stand; nothing was changed."""
+
+    exit_code = 11
+
+
+class _Git:
+    """The few git commands promotion needs, run in the project with a clear error."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __call__(self, *args: str, env: dict | None = None, check: bool = True) -> str:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise _GitFailed(args, result.stderr.strip() or result.stdout.strip())
+        return result.stdout.strip()
+
+
+class _GitFailed(DatawheelError):
+    def __init__(self, args, output: str):
+        self.output = output
+        super().__init__(f"`git {' '.join(args)}` failed: {output}")
+
+
+def _dvc_push(root: Path) -> None:
+    from datawheel.workspace import dvc
+
+    dvc("push", "--quiet", cwd=root)
+
+
+def promote(
+    root: Path = Path("."),
+    remote: str = "origin",
+    branch: str | None = None,
+    dvc_push: Callable[[Path], None] = _dvc_push,
+) -> Outcome:
+    """Promote the candidate of the last `dvc repro` if its gate said so."""
+    params = load_params(root / "params.yaml")
+    gate = read_json(root / params.paths.reports / "gate.json")
+    if gate is None:
+        raise DatawheelError(f"{params.paths.reports}/gate.json: not found; run `dvc repro` first")
+    if gate["decision"] != "promote":
+        return Outcome(HELD, hold_paragraph(gate), gate=gate)
+    validation = read_json(root / params.paths.reports / "validation.json") or {}
+    try:
+        if not validation.get("passed"):
+            raise Refused("validation did not pass for this data; the gate cannot promote it")
+        _check_lock_is_fresh(root)
+        git = _Git(root)
+        branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
+        _check_origin_has_not_moved(git, remote, branch)
+    except Refused as exc:
+        return Outcome(REFUSED, str(exc), gate=gate)
+
+    name = params.registry.model_name
+    registry = read_registry(root)
+    champion = read_champion(root / params.paths.champion)
+    source = git("rev-parse", "HEAD")
+    bump = _bump(git, params, champion.commit if champion else None)
+    version = next_version(registry.latest(name), bump)
+    card = read_json(root / params.paths.card)
+    record = _champion_record(params, version, source, card, gate, champion, bump)
+    write_json(root / params.paths.champion, record)
+    git(
+        "add",
+        "--all",
+        "--",
+        "dvc.lock",
+        params.paths.champion,
+        params.paths.card,
+        params.paths.reports,
+        ":(glob)**/.gitignore",
+    )
+    git("commit", "--quiet", "-m", _commit_message(name, version, bump, gate, champion))
+    commit = git("rev-parse", "HEAD")
+    tags = [
+        version_tag_name(name, version),
+        stage_tag_name(name, PROD, registry.next_counter(name)),
+    ]
+    messages = [
+        _lineage_message(name, version, bump, source, card, gate, champion),
+        f"{name} {version} assigned to {PROD}: beats "
+        f"{champion.version if champion else 'the naive baseline'}",
+    ]
+    return _publish(
+        git,
+        root,
+        remote,
+        branch,
+        commit,
+        tags,
+        messages,
+        registry,
+        dvc_push,
+        Outcome(
+            PROMOTED,
+            f"promoted {name} {version} to {PROD}",
+            version,
+            champion.version if champion else None,
+            tags,
+            commit,
+            gate,
+        ),
+        params.paths.champion,
+    )
+
+
+def rollback(
+    root: Path = Path("."),
+    version: str | None = None,
+    remote: str = "origin",
+    branch: str | None = None,
+) -> Outcome:
+    """Assign `prod` back to an earlier version (default: the one before the champion)."""
+    params = load_params(root / "params.yaml")
+    name = params.registry.model_name
+    git = _Git(root)
+    current = None
+    try:
+        branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
+        _check_origin_has_not_moved(git, remote, branch)
+        registry = read_registry(root)
+        current = registry.current(name)
+        target = version or _previous_champion(registry, name, current)
+        target = target if target.startswith("v") else f"v{target}"
+        tag = registry.version_tag(name, target)
+        if tag is None:
+            raise Refused(f"{name} {target} is not a registered version")
+        if target == current:
+            raise Refused(f"{name} {target} is already in {PROD}")
+        record = json_at(git, tag.commit, params.paths.champion)
+        if not record or record.get("version") != target:
+            raise Refused(
+                f"{tag.tag} has no champion record for {target} in {params.paths.champion}"
+            )
+        if not model_in_remote(root, record["model_md5"]):
+            raise Refused(
+                f"{name} {target}: model md5 {record['model_md5']} is not in the DVC remote; "
+                "it cannot be deployed, so it cannot be rolled back to"
+            )
+    except Refused as exc:
+        return Outcome(REFUSED, str(exc), previous=current)
+    record = {**record, "rolled_back_from": current}
+    write_json(root / params.paths.champion, record)
+    git("add", "--", params.paths.champion)
+    git("commit", "--quiet", "-m", f"rollback {name}: {PROD} back to {target} from {current}")
+    commit = git("rev-parse", "HEAD")
+    stage_tag = stage_tag_name(name, PROD, registry.next_counter(name))
+    return _publish(
+        git,
+        root,
+        remote,
+        branch,
+        commit,
+        [stage_tag],
+        [f"{name} {target} assigned to {PROD} again: rollback from {current}"],
+        registry,
+        None,
+        Outcome(
+            ROLLED_BACK,
+            f"rolled {name} {PROD} back to {target} from {current}",
+            target,
+            current,
+            [stage_tag],
+            commit,
+        ),
+        params.paths.champion,
+        tag_commits=[tag.commit],
+    )
+
+
+def hold_paragraph(gate: dict) -> str:
+    """Why the gate held, in one paragraph."""
+    reasons = " ".join(r if r.endswith(".") else f"{r}." for r in gate.get("reasons", []))
+    champion = (gate.get("champion") or {}) and "the current champion stays in prod"
+    return (
+        f"Held: the candidate was not promoted. {reasons} "
+        f"{champion or 'There is no champion yet'}; nothing was committed, tagged or pushed."
+    )
+
+
+def _check_lock_is_fresh(root: Path) -> None:
+    """Refuse when the workspace's outputs do not match dvc.lock (a stale or partial repro)."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        changed = repo.status()
+    if changed:
+        stages = ", ".join(sorted(changed))
+        raise Refused(
+            f"outputs do not match dvc.lock for {stages}: run `dvc repro` and promote the "
+            "result, never a stale lock"
+        )
+
+
+def _check_origin_has_not_moved(git: _Git, remote: str, branch: str) -> None:
+    """Fetch the branch and tags; the branch on the remote must not be ahead of us."""
+    try:
+        git("fetch", "--quiet", "--tags", remote, branch)
+    except _GitFailed as exc:
+        if "couldn't find remote ref" in exc.output:
+            return  # the remote has no such branch yet: the first push creates it
+        raise
+    result = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD"], cwd=git.root, check=False
+    )
+    if result.returncode != 0:
+        raise Refused(
+            f"{remote}/{branch} has moved since this commit was built: the newer commit gets "
+            "its own retraining run, which compares with whatever champion is current then"
+        )
+
+
+def _params_sections_at(git: _Git, rev: str) -> dict:
+    """params.yaml at rev, parsed like today's, so defaults and types compare equal."""
+    text = git("show", f"{rev}:params.yaml", check=False)
+    try:
+        return parse_params(yaml.safe_load(text) or {}).model_dump(mode="json", by_alias=True)
+    except (DatawheelError, yaml.YAMLError, AttributeError):
+        return {}
+
+
+def _bump(git: _Git, params: Params, champion_commit: str | None) -> str:
+    """MAJOR when the contract, model params, stages or suites changed since the champion."""
+    if champion_commit is None:
+        return "major"
+    before = _params_sections_at(git, champion_commit)
+    now = params.model_dump(mode="json", by_alias=True)
+    if any(before.get(section) != now.get(section) for section in MAJOR_SECTIONS):
+        return "major"
+    result = subprocess.run(
+        ["git", "diff", "--quiet", champion_commit, "HEAD", "--", *MAJOR_PATHS],
+        cwd=git.root,
+        check=False,
+    )
+    return "major" if result.returncode != 0 else "minor"
+
+
+def _primary(gate: dict) -> dict:
+    boot = gate.get("bootstrap") or {}
+    metric = gate.get("primary_metric")
+    return {
+        "metric": metric,
+        "value": (gate.get("candidate") or {}).get(metric),
+        "delta": boot.get("delta"),
+        "ci_low": boot.get("ci_low"),
+        "ci_high": boot.get("ci_high"),
+        "confidence": boot.get("confidence"),
+    }
+
+
+def _champion_record(params, version, source, card, gate, champion, bump) -> dict:
+    name = params.registry.model_name
+    return {
+        "version": version,
+        "model_name": name,
+        "tags": [version_tag_name(name, version)],
+        "commit": source,
+        "model_path": params.paths.model,
+        "model_md5": card["model"]["md5"],
+        "bump": bump,
+        "previous": champion.version if champion else None,
+        "metrics": gate.get("candidate"),
+        "primary": _primary(gate),
+        "data": {k: v for k, v in card["data"].items()},
+        "libraries": card.get("libraries", {}),
+    }
+
+
+def _describe_primary(gate: dict, champion) -> str:
+    p = _primary(gate)
+    if p["delta"] is None:
+        return f"{p['metric']} {p['value']:.4f} (first version: beats the naive baseline)"
+    return (
+        f"{p['metric']} {p['value']:.4f} ({p['delta']:+.4f} vs {champion.version}, "
+        f"{p['confidence']:.0%} CI [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}])"
+    )
+
+
+def promoted_by() -> str:
+    """Who promotes: the CI run when there is one (its URL), else the local git identity."""
+    run = os.environ.get("GITHUB_RUN_ID")
+    if run:
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{run}"
+    return "a local run (no CI run id)"
+
+
+def _commit_message(name, version, bump, gate, champion) -> str:
+    return (
+        f"promote {name} {version} ({bump}): {_describe_primary(gate, champion)}\n\n"
+        f"Promoted-by: {promoted_by()}"
+    )
+
+
+def _lineage_message(name, version, bump, source, card, gate, champion) -> str:
+    data = card["data"]
+    batches = data.get("batches", [])
+    lines = [
+        f"{name} {version} ({bump}) — {_describe_primary(gate, champion)}",
+        "",
+        f"built from commit: {source}",
+        f"model md5: {card['model']['md5']} ({card['model']['estimator']})",
+        f"raw data md5: {data.get('raw_dir_md5')}",
+        f"batches: {len(batches)}"
+        + (f" ({batches[0]['batch']} .. {batches[-1]['batch']})" if batches else ""),
+        f"train rows: {data['train_rows']} (fingerprint {data['train_fingerprint']})",
+        f"hold-out rows: {data['holdout_rows']} (fingerprint {data['holdout_fingerprint']})",
+        f"window: {data['window'].get('start')} .. {data['window'].get('end')}",
+        f"previous champion: {champion.version if champion else 'none'}",
+        f"promoted by: {promoted_by()}",
+    ]
+    return "\n".join(lines)
+
+
+def _previous_champion(registry: Registry, name: str, current: str | None) -> str:
+    for event in reversed(registry.assignments(name)):
+        if event.action == "assign" and event.version and event.version != current:
+            return event.version
+    raise Refused(f"{name}: no earlier version was ever in {PROD}; name one to roll back to")
+
+
+def json_at(git: _Git, rev: str, path: str) -> dict | None:
+    """A JSON file as committed at rev, or None."""
+    import json
+
+    text = git("show", f"{rev}:{path}", check=False)
+    return json.loads(text) if text else None
+
+
+def model_in_remote(root: Path, md5: str) -> bool:
+    """Whether the default DVC remote holds the object with this md5."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return repo.cloud.get_remote_odb(command="rollback").exists(md5)
+
+
+# A push that lost a race: someone else moved the branch or took the tag first.
+_LOST_RACE = ("non-fast-forward", "fetch first", "already exists", "stale info")
+
+
+def _publish(
+    git: _Git,
+    root: Path,
+    remote: str,
+    branch: str,
+    commit: str,
+    tags: list[str],
+    messages: list[str],
+    registry: Registry,
+    dvc_push: Callable[[Path], None] | None,
+    outcome: Outcome,
+    restore: str,
+    tag_commits: list[str] | None = None,
+) -> Outcome:
+    """Tag, push the data, then push commit and tags atomically; undo everything on failure."""
+    from datawheel.workspace import CommandFailed
+
+    # GTO orders assignments by tag time (seconds): keep each new tag strictly later.
+    created = max(int(time.time()), registry.last_created() + 1)
+    try:
+        for tag, message, target in zip(
+            tags, messages, tag_commits or [commit] * len(tags), strict=True
+        ):
+            git(
+                "tag",
+                "--annotate",
+                tag,
+                target,
+                "--message",
+                message,
+                env={"GIT_COMMITTER_DATE": f"{created} +0000"},
+            )
+            created += 1
+        if dvc_push is not None:
+            dvc_push(root)
+        git(
+            "push",
+            "--atomic",
+            remote,
+            f"HEAD:refs/heads/{branch}",
+            *(f"refs/tags/{tag}" for tag in tags),
+        )
+    except (_GitFailed, CommandFailed) as exc:
+        _undo(git, tags, restore)
+        output = getattr(exc, "output", str(exc))
+        rejected = isinstance(exc, _GitFailed) and any(word in output for word in _LOST_RACE)
+        return Outcome(
+            REFUSED if rejected else ERROR,
+            (
+                "the remote rejected the push (another run promoted first?): "
+                if rejected
+                else "publishing failed; the champion is unchanged: "
+            )
+            + output.strip()[-800:],
+            outcome.version,
+            outcome.previous,
+            gate=outcome.gate,
+        )
+    return outcome
+
+
+def _undo(git: _Git, tags: list[str], restore: str) -> None:
+    """Drop the local tags and commit and restore the pointer; keep repro's outputs."""
+    for tag in tags:
+        git("tag", "--delete", tag, check=False)
+    git("reset", "--quiet", "--mixed", "HEAD~1")
+    git("checkout", "HEAD", "--", restore)

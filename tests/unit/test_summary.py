@@ -1,0 +1,205 @@
+"""The retrain job summary: every outcome says what happened, missing files included."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cmarkgfm
+
+from datawheel.summary import SummaryInputs, load_inputs, render_summary
+from datawheel.workspace import command_env
+
+METRICS = {
+    "candidate": {"roc_auc": 0.8412, "accuracy": 0.81, "log_loss": 0.40},
+    "champion": {"roc_auc": 0.8201, "accuracy": 0.80, "log_loss": 0.42},
+    "baseline": {"roc_auc": 0.5, "accuracy": 0.76, "log_loss": 0.55},
+    "champion_version": "v1.2.0",
+}
+BOOTSTRAP = {
+    "metric": "roc_auc",
+    "candidate": 0.8412,
+    "champion": 0.8201,
+    "delta": 0.0211,
+    "ci_low": 0.0102,
+    "ci_high": 0.0318,
+    "samples": 1000,
+    "confidence": 0.95,
+    "samples_requested": 1000,
+    "seed": 0,
+}
+GATE = {
+    "decision": "promote",
+    "primary_metric": "roc_auc",
+    "candidate": METRICS["candidate"],
+    "champion": METRICS["champion"],
+    "baseline": METRICS["baseline"],
+    "bootstrap": BOOTSTRAP,
+    "checks": [
+        {"name": "validation", "passed": True, "detail": "Data validation passed.", "values": {}},
+        {
+            "name": "primary_improvement",
+            "passed": True,
+            "detail": "roc_auc improvement +0.0211 | above the margin.",
+            "values": {},
+        },
+    ],
+    "reasons": ["Promote: roc_auc 0.8412 vs champion 0.8201."],
+}
+VALIDATION = {
+    "passed": 30,
+    "batches": 31,
+    "warning": 1,
+    "failed": 0,
+    "acknowledged": 0,
+    "rows": 31000,
+    "quarantined_rows": 12,
+}
+PROMOTED = {
+    "result": "promoted",
+    "version": "v1.3.0",
+    "previous": "v1.2.0",
+    "message": "churn-model v1.3.0 is in prod.",
+    "gate": GATE,
+}
+
+
+def _inputs(**overrides) -> SummaryInputs:
+    fields = {
+        "reports": "reports",
+        "gate": GATE,
+        "metrics": METRICS,
+        "validation": VALIDATION,
+        "promotion": PROMOTED,
+    }
+    return SummaryInputs(**{**fields, **overrides})
+
+
+def test_promoted_run_has_headline_metrics_ci_checks_and_validation():
+    text = render_summary(_inputs(), "churn-model")
+    assert text.startswith("## Promoted churn-model v1.3.0\n\nchurn-model v1.3.0 is in prod.")
+    assert "| metric | candidate | champion v1.2.0 | naive baseline |" in text
+    assert "| **roc_auc** (primary) | 0.8412 | 0.8201 | 0.5000 |" in text
+    assert "| log_loss | 0.4000 | 0.4200 | 0.5500 |" in text
+    assert "**+0.0211**, 95% CI [+0.0102, +0.0318] over 1,000 paired" in text
+    assert "**Gate: PROMOTE** — roc_auc against the champion." in text  # render_decision
+    assert "| primary_improvement | pass | roc_auc improvement +0.0211 \\| above" in text
+    assert "Validation passed: 31 batches, 0 failed (0 acknowledged), 1 with warnings" in text
+    assert "12 of 31,000 rows quarantined" in text
+    assert "did not produce" not in text
+
+
+def test_summary_renders_as_github_markdown_tables():
+    html = cmarkgfm.github_flavored_markdown_to_html(render_summary(_inputs(), "churn-model"))
+    assert html.count("<table>") == 2  # metrics, gate checks
+    assert "<h2>Promoted churn-model v1.3.0</h2>" in html
+    assert "<td><strong>roc_auc</strong> (primary)</td>" in html
+
+
+def test_held_without_a_champion_and_without_one_column():
+    metrics = {**METRICS, "champion": None, "champion_version": None}
+    held = {**PROMOTED, "result": "held", "version": None, "previous": None, "message": "m"}
+    text = render_summary(_inputs(metrics=metrics, promotion=held), "churn-model")
+    assert text.startswith("## Held: no model was promoted, there is no champion yet\n\nm\n")
+    assert "| metric | candidate | naive baseline |" in text
+    held_with_champion = {**held, "previous": "v1.2.0"}
+    text = render_summary(_inputs(promotion=held_with_champion), "churn-model")
+    assert text.startswith("## Held: the champion v1.2.0 stays in prod")
+
+
+def test_refused_and_error_outcomes_say_nothing_was_promoted():
+    for result, headline in [
+        ("refused", "## Refused: nothing was promoted"),
+        ("error", "## Promotion failed with an error: nothing was promoted"),
+    ]:
+        promotion = {**PROMOTED, "result": result, "message": "origin moved"}
+        text = render_summary(_inputs(promotion=promotion), "churn-model")
+        assert text.startswith(f"{headline}\n\norigin moved")
+
+
+def test_failed_validation_without_gate_points_to_validation_md(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    failing = {**VALIDATION, "failed": 2, "acknowledged": 1}
+    (reports / "validation_summary.json").write_text(json.dumps(failing))
+    inputs = load_inputs(reports, tmp_path / "promotion.json")
+    text = render_summary(inputs, "churn-model")
+    assert text.startswith("## Data validation failed: the pipeline stopped before training")
+    assert f"`{reports}/validation.md`" in text
+    assert "Validation **failed**: 31 batches, 2 failed (1 acknowledged)" in text
+    assert f"- `{reports}/gate.json`: not found" in text
+    assert f"- `{tmp_path}/promotion.json`: not found" in text
+
+
+def test_nothing_at_all_still_gives_a_summary(tmp_path):
+    inputs = load_inputs(tmp_path / "reports", None)
+    assert inputs.gate is None and inputs.metrics is None and len(inputs.problems) == 3
+    text = render_summary(inputs)
+    assert text.startswith("## The pipeline did not finish: no gate decision")
+    assert "`dvc repro`" in text
+
+
+def test_unreadable_files_are_named_and_promotion_gate_is_a_fallback(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "metrics.json").write_text("{not json")
+    (reports / "validation_summary.json").write_text("[1, 2]")
+    outcome = tmp_path / "promotion.json"
+    outcome.write_text(json.dumps({**PROMOTED, "result": "held", "message": "no gain"}))
+    inputs = load_inputs(reports, outcome)
+    assert inputs.gate == GATE and inputs.metrics is None and inputs.validation is None
+    assert inputs.problems[str(reports / "metrics.json")].startswith("unreadable")
+    assert inputs.problems[str(reports / "validation_summary.json")] == (
+        "unreadable (not a JSON object)"
+    )
+    text = render_summary(inputs, "churn-model")
+    assert "### Gate" in text and "### Hold-out metrics" not in text
+
+
+def test_gate_without_promotion_outcome_says_promote_did_not_run():
+    text = render_summary(_inputs(promotion=None), "churn-model")
+    assert text.startswith("## Gate decision: promote; promotion did not run")
+
+
+def test_malformed_gate_json_is_reported_not_raised():
+    text = render_summary(_inputs(gate={"decision": "hold"}, promotion=None))
+    assert "gate.json is not in the expected form" in text
+
+
+def test_cli_summary_exits_zero_with_nothing_there(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "datawheel", "summary", "--promotion", "missing.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("## The pipeline did not finish: no gate decision")
+    assert "- `missing.json`: not found" in result.stdout
+
+
+def test_cli_summary_reads_the_reports_folder_from_params(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "params.yaml").write_text(
+        (root / "params.yaml").read_text().replace("reports: reports", "reports: out/reports")
+    )
+    reports = tmp_path / "out" / "reports"
+    reports.mkdir(parents=True)
+    (reports / "gate.json").write_text(json.dumps(GATE))
+    (reports / "metrics.json").write_text(json.dumps(METRICS))
+    (tmp_path / "promotion.json").write_text(json.dumps(PROMOTED))
+    result = subprocess.run(
+        [sys.executable, "-m", "datawheel", "summary", "--promotion", "promotion.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("## Promoted churn-model v1.3.0")
+    assert "validation_summary.json`: not found" in result.stdout
