@@ -22,7 +22,7 @@ def main(params: Params) -> None:
     write_json(Path(paths.reports) / "validation.json", report.to_dict())
     write_json(
         Path(paths.reports) / "validation_summary.json",
-        {"passed": report.passed, **report.totals},
+        {**report.totals, "valid": report.passed},  # totals["passed"] counts batches
     )
     write_text(Path(paths.reports) / "validation.md", render_markdown(report))
     log(f"validate: {len(report.validated)} batch(es) validated, totals {report.totals}")

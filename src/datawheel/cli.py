@@ -81,19 +81,24 @@ def demo(
     workspace: Annotated[Path, typer.Option(help="A new folder for the demo.")] = Path(
         "datawheel-demo"
     ),
-    days: Annotated[int, typer.Option(help="Days of data in the first commit.")] = 30,
-    rows_per_day: Annotated[int, typer.Option(help="Rows per simulated day.")] = 1000,
+    rows_per_day: Annotated[int, typer.Option(help="Rows per simulated day.")] = 500,
     seed: Annotated[int, typer.Option(help="Seed of the built-in stream.")] = 7,
 ) -> None:
-    """Run the pipeline on the built-in stream in a fresh workspace and show the gate."""
+    """Play the flywheel on the built-in stream: data commits, CI retraining, the gate,
+    promotions, a blocked batch, concept drift, a held change and a rollback."""
     from datawheel.demo import run_demo
-    from datawheel.render import gate_table, metrics_table
+    from datawheel.render import flywheel_table
 
-    result = run_demo(workspace, days, rows_per_day, seed, console=err_console)
-    console.print(metrics_table(result.metrics))
-    console.print(gate_table(result.gate))
-    console.print(f"\nworkspace: {result.repo}")
-    console.print(f"try: cd {result.repo} && dvc metrics show && dvc plots show")
+    result = run_demo(workspace, rows_per_day, seed, console=err_console)
+    console.print(flywheel_table(result.records))
+    console.print(f"\n[bold]champion[/] {result.champion.get('version')}\n{result.lineage}")
+    console.print("\nthe same registry with the DVC ecosystem's own tools:")
+    console.print(f"  cd {result.repo} && gto show {result.model_name}", highlight=False)
+    console.print(
+        f"  dvc artifacts get {result.origin} {result.model_name} --stage prod -o model.skops",
+        highlight=False,
+    )
+    console.print(f"  cd {result.repo} && dvc metrics show && datawheel status", highlight=False)
 
 
 @app.command("exit-codes")

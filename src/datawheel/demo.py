@@ -1,78 +1,74 @@
-"""The demo: a fresh project on the built-in stream, from first data commit to a gate decision."""
+"""The demo: the whole flywheel on the built-in stream, in a fresh workspace, day by day."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from datawheel.errors import DatawheelError
-from datawheel.fileio import read_json
-from datawheel.params import load_params
-from datawheel.workspace import dvc, init_repo
-
-STAGES = ("ingest", "validate", "curate", "train", "evaluate")
-DEMO_START = dt.date(2026, 1, 1)
-_RUNNING = re.compile(r"Running stage '([^']+)'")
+from datawheel.flywheel import Flywheel, RunRecord, demo_scenes
 
 
 @dataclass
 class DemoResult:
+    workspace: Path
     repo: Path
-    metrics: dict
-    gate: dict
+    origin: Path
+    model_name: str
+    records: list[RunRecord]
+    champion: dict
+    lineage: str
 
 
 def run_demo(
-    workspace: Path, days: int, rows_per_day: int, seed: int, console: Console
+    workspace: Path,
+    rows_per_day: int,
+    seed: int,
+    console: Console,
+    params: dict | None = None,
 ) -> DemoResult:
-    """Create workspace/{repo,dvc-remote}, commit a month of data, reproduce, push."""
-    import git
-
-    from datawheel.simulate import simulate
-
+    """Play demo_scenes(): each data commit runs exactly the steps of retrain.yml."""
     if workspace.exists() and any(workspace.iterdir()):
         raise DatawheelError(f"{workspace}: exists and is not empty; pick a new --workspace")
-    repo = workspace / "repo"
+    workspace = workspace.resolve()
+    wheel = Flywheel(workspace, rows_per_day, seed, params=params)
+    scenes = demo_scenes()
     console.print(f"[bold]datawheel demo[/] in {workspace}")
-    init_repo(repo, remote=workspace / "dvc-remote")
-    raw = repo / load_params(repo / "params.yaml").paths.raw
-    simulate(raw, DEMO_START, days, rows_per_day, seed)
-    gitrepo = git.Repo(repo)
-    dvc("add", "--quiet", str(raw.relative_to(repo)), cwd=repo)
-    gitrepo.git.add(A=True)
-    last = DEMO_START + dt.timedelta(days=days - 1)
-    gitrepo.index.commit(f"data: batches {DEMO_START} to {last}")
-    console.print(f"committed {days} daily batches ({DEMO_START} to {last})")
-    reproduce(repo, console)
-    gitrepo.git.add(A=True)
-    gitrepo.index.commit("pipeline: dvc repro on the first month")
-    dvc("push", "--quiet", cwd=repo)
-    reports = repo / "reports"
-    return DemoResult(repo, read_json(reports / "metrics.json"), read_json(reports / "gate.json"))
-
-
-def reproduce(repo: Path, console: Console) -> None:
-    """`dvc repro` with a progress bar over the stages it runs."""
+    wheel.setup()
     with Progress(
-        TextColumn("[bold]dvc repro[/]"),
+        TextColumn("[bold]flywheel[/]"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} {task.description}"),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task("starting", total=len(STAGES))
-        seen: list[str] = []
+        task = bar.add_task("", total=len(scenes))
+        for scene in scenes:
+            bar.update(task, description=scene.label)
+            record = scene.play(wheel)
+            bar.console.print(
+                f"  {scene.label}: validation {record.validation}, decision {record.decision}, "
+                f"{record.result}, prod {record.prod}",
+                highlight=False,
+            )
+            bar.advance(task)
+    wheel.sync()
+    champion = _read(wheel.dev / "models/champion.json")
+    lineage = wheel._git(
+        "for-each-ref",
+        f"refs/tags/{wheel.model_name}@{champion.get('version')}",
+        "--format=%(contents)",
+    )
+    return DemoResult(
+        workspace, wheel.dev, wheel.origin, wheel.model_name, wheel.records, champion, lineage
+    )
 
-        def on_line(line: str) -> None:
-            match = _RUNNING.search(line)
-            if match:
-                seen.append(match.group(1))
-                bar.update(task, completed=len(seen) - 1, description=match.group(1))
 
-        dvc("repro", cwd=repo, on_line=on_line)
-        bar.update(task, completed=len(STAGES), description="done")
+def _read(path: Path) -> dict:
+    from datawheel.fileio import read_json
+
+    return read_json(path) or {}

@@ -9,7 +9,7 @@ while the tags remain exactly what `gto show` and `dvc artifacts get` understand
 from __future__ import annotations
 
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gto.constants import ACTION, COUNTER, NAME, STAGE, VERSION, Action
@@ -48,17 +48,26 @@ class RegistryTag:
 @dataclass
 class Registry:
     tags: list[RegistryTag]
+    _by_name: dict[str, list[RegistryTag]] = field(default_factory=dict, repr=False)
+    _versions: dict[str, list[RegistryTag]] = field(default_factory=dict, repr=False)
+    _commits: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def of(self, name: str) -> list[RegistryTag]:
-        return [t for t in self.tags if t.name == name]
+        if not self._by_name:
+            for tag in self.tags:
+                self._by_name.setdefault(tag.name, []).append(tag)
+        return self._by_name.get(name, [])
 
     def versions(self, name: str) -> list[RegistryTag]:
         """Registered (and not deregistered) versions, in semver order."""
-        gone = {t.version for t in self.of(name) if t.action == Action.DEREGISTER.value}
-        registered = [
-            t for t in self.of(name) if t.action == Action.REGISTER.value and t.version not in gone
-        ]
-        return sorted(registered, key=lambda t: semver(t.version))
+        if name not in self._versions:
+            tags = self.of(name)
+            gone = {t.version for t in tags if t.action == Action.DEREGISTER.value}
+            registered = [
+                t for t in tags if t.action == Action.REGISTER.value and t.version not in gone
+            ]
+            self._versions[name] = sorted(registered, key=lambda t: semver(t.version))
+        return self._versions[name]
 
     def version_tag(self, name: str, version: str) -> RegistryTag | None:
         return next((t for t in self.versions(name) if t.version == version), None)
@@ -69,8 +78,12 @@ class Registry:
 
     def version_at(self, name: str, commit: str) -> str | None:
         """The newest version registered on a commit (how GTO maps assignments to versions)."""
-        found = [t for t in self.versions(name) if t.commit == commit]
-        return found[-1].version if found else None
+        return self._commit_versions(name).get(commit)
+
+    def _commit_versions(self, name: str) -> dict[str, str]:
+        if name not in self._commits:
+            self._commits[name] = {t.commit: t.version for t in self.versions(name)}
+        return self._commits[name]
 
     def assignments(self, name: str, stage: str = PROD) -> list[RegistryTag]:
         """Assignments and unassignments to a stage, oldest first, each with its version."""

@@ -38,3 +38,46 @@ def gate_table(gate: dict) -> Table:
         result = "[green]pass[/]" if check["passed"] else "[red]fail[/]"
         table.add_row(check["name"], result, check["detail"])
     return table
+
+
+def _metric(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def flywheel_table(records) -> Table:
+    """One row per data commit (or operator action) and what CI made of it."""
+    table = Table(title="the flywheel, commit by commit")
+    for column in (
+        "step",
+        "days",
+        "rows",
+        "validation",
+        "drift",
+        "candidate",
+        "champion",
+        "Δ [95% CI]",
+        "decision",
+        "result",
+        "prod",
+    ):
+        table.add_column(
+            column, justify="right" if column in {"rows", "candidate", "champion"} else "left"
+        )
+    for r in records:
+        colour = {"promoted": "green", "rolled_back": "green", "held": "yellow"}.get(
+            r.result, "red"
+        )
+        table.add_row(
+            r.step,
+            r.days,
+            f"{r.rows:,}" if r.rows else "—",
+            r.validation,
+            r.drift,
+            _metric(r.candidate),
+            _metric(r.champion),
+            r.ci,
+            r.decision,
+            f"[{colour}]{r.result}[/]",
+            r.prod or "—",
+        )
+    return table

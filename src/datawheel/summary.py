@@ -17,6 +17,7 @@ from datawheel.render import METRIC_ORDER
 
 HEADLINES = {
     "promoted": "Promoted {name} {version}",
+    "rolled_back": "Rolled {name} back to {version}",
     "held": "Held: the champion {previous} stays in prod",
     "refused": "Refused: nothing was promoted",
     "error": "Promotion failed with an error: nothing was promoted",
@@ -181,8 +182,8 @@ def _gate_markdown(gate: dict[str, Any]) -> str:
 def _validation_failed(validation: dict[str, Any] | None) -> bool:
     if not validation:
         return False
-    if isinstance(validation.get("passed"), bool):
-        return not validation["passed"]
+    if isinstance(validation.get("valid"), bool):
+        return not validation["valid"]
     return int(validation.get("failed", 0)) > int(validation.get("acknowledged", 0))
 
 

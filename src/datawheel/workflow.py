@@ -19,6 +19,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -366,6 +367,7 @@ def run_steps(
     emulate_uses: Callable[[Step, dict[str, Any]], int | None] | None = None,
     context: Mapping[str, Any] | None = None,
     runner_temp: str | Path | None = None,
+    replace_run: Mapping[str, str] | None = None,
 ) -> list[StepResult]:
     """Execute a job's steps in cwd (the workspace) as GitHub's runner would.
 
@@ -373,20 +375,27 @@ def run_steps(
     expression contexts such as `github` (sha, ref, event_name, repository...) and
     `secrets`. runner_temp is `$RUNNER_TEMP` (default: a temporary folder removed at the
     end). `uses:` steps go to emulate_uses(step, context), which returns an exit code
-    (None = 0); without one they are skipped. A job whose own `if:` is false returns [].
+    (None = 0); without one they are skipped. replace_run maps a step's exact `run:`
+    script (stripped) to a stand-in script, e.g. the install step in a test where the
+    package is installed already; a key matching no step is an error, so a stand-in
+    cannot outlive the step it replaces. A job whose own `if:` is false returns [].
     """
     workflow = load_workflow(workflow_path)
     if job not in workflow.jobs:
         raise WorkflowError(f"{workflow.path}: no job {job!r} (jobs: {', '.join(workflow.jobs)})")
-    workspace = Path(cwd).resolve()
+    selected = workflow.jobs[job]
+    unknown = sorted(set(replace_run or {}) - set(selected.commands))
+    if unknown:
+        raise WorkflowError(f"{workflow.path}: job {job!r} has no step running {unknown}")
     if runner_temp is None:
-        with tempfile.TemporaryDirectory(prefix="datawheel-runner-") as temp:
-            return _Runner(workflow, workflow.jobs[job], workspace, env, context, Path(temp)).run(
-                emulate_uses
-            )
-    temp = Path(runner_temp).resolve()
-    temp.mkdir(parents=True, exist_ok=True)
-    return _Runner(workflow, workflow.jobs[job], workspace, env, context, temp).run(emulate_uses)
+        scope = tempfile.TemporaryDirectory(prefix="datawheel-runner-")
+    else:
+        scope = nullcontext(runner_temp)
+    with scope as temp:
+        temp = Path(temp).resolve()
+        temp.mkdir(parents=True, exist_ok=True)
+        runner = _Runner(workflow, selected, Path(cwd).resolve(), env, context, temp)
+        return runner.run(emulate_uses, dict(replace_run or {}))
 
 
 class _Runner:
@@ -409,7 +418,7 @@ class _Runner:
         }
         self.exported: dict[str, str] = {}  # written to $GITHUB_ENV by earlier steps
 
-    def run(self, emulate_uses) -> list[StepResult]:
+    def run(self, emulate_uses, replacements: dict[str, str]) -> list[StepResult]:
         workflow_env = self._resolve_env(self.workflow.env, {})
         if not self._condition(self.job.if_, {**self.exported, **workflow_env}):
             return []
@@ -422,6 +431,8 @@ class _Runner:
                 self._record(step, "skipped", {})
                 continue
             step_env = {**layered, **self._resolve_env(step.env, layered)}
+            if step.run is not None and step.run.strip() in replacements:
+                step = replace(step, run=replacements[step.run.strip()])
             result = self._execute(step, step_env, emulate_uses)
             results.append(result)
             self._record(step, result.outcome, result.outputs)

@@ -13,7 +13,7 @@ from pathlib import Path
 from datawheel.errors import DatawheelError
 from datawheel.fileio import write_json
 
-TEMPLATE_ITEMS = ("dvc.yaml", "params.yaml", "stages", "expectations")
+TEMPLATE_ITEMS = ("dvc.yaml", "params.yaml", "stages", "expectations", ".github/workflows")
 NO_CHAMPION = {"version": None, "note": "no champion yet: the first passing gate promotes one"}
 
 
@@ -40,11 +40,13 @@ def template_root() -> Path:
 
 
 def copy_template(target: Path) -> None:
-    """Copy dvc.yaml, params.yaml, stages/ and expectations/ into target, plus a champion stub."""
+    """Copy dvc.yaml, params.yaml, stages/, expectations/ and the GitHub workflows into
+    target, plus a champion pointer that names no champion yet."""
     source = template_root()
     target.mkdir(parents=True, exist_ok=True)
     for item in TEMPLATE_ITEMS:
         src = source / item
+        (target / item).parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, target / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:

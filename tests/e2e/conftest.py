@@ -8,9 +8,9 @@ from pathlib import Path
 
 import git
 import pytest
-import yaml
 
 from datawheel.fileio import file_md5
+from datawheel.flywheel import set_params
 from datawheel.simulate import parse_injection, simulate
 from datawheel.workspace import dvc, init_repo
 
@@ -57,18 +57,6 @@ class Project:
 
     def md5(self, relative: str) -> str:
         return file_md5(self.root / relative)
-
-
-def set_params(root: Path, changes: dict[tuple[str, ...], object]) -> None:
-    """Edit params.yaml in place, one dotted key at a time."""
-    path = root / "params.yaml"
-    data = yaml.safe_load(path.read_text())
-    for keys, value in changes.items():
-        node = data
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 @pytest.fixture

@@ -109,8 +109,9 @@ def test_held_without_a_champion_and_without_one_column():
     assert text.startswith("## Held: the champion v1.2.0 stays in prod")
 
 
-def test_refused_and_error_outcomes_say_nothing_was_promoted():
+def test_rollback_refused_and_error_outcomes_have_their_headline():
     for result, headline in [
+        ("rolled_back", "## Rolled churn-model back to v1.3.0"),
         ("refused", "## Refused: nothing was promoted"),
         ("error", "## Promotion failed with an error: nothing was promoted"),
     ]:

@@ -348,3 +348,22 @@ def test_env_and_output_files_parse_both_forms():
         parse_key_values("C<<END\nnever closed\n")
     with pytest.raises(WorkflowError, match="expected NAME=value"):
         parse_key_values("just text\n")
+
+
+def test_replace_run_stands_in_for_an_existing_step_only(tmp_path):
+    text = """
+        jobs:
+          build:
+            steps:
+              - name: Install
+                run: python -m pip install -e .
+              - run: echo "$GITHUB_JOB"
+        """
+    stand_in = {"python -m pip install -e .": "echo installed already"}
+    results = _run(tmp_path, text, replace_run=stand_in)
+    assert [(r.name, r.output) for r in results] == [
+        ("Install", "installed already\n"),
+        ('Run echo "$GITHUB_JOB"', "build\n"),
+    ]
+    with pytest.raises(WorkflowError, match=r"has no step running \['pip install'\]"):
+        _run(tmp_path, text, replace_run={"pip install": "true"})

@@ -1,0 +1,103 @@
+"""The demo's scenario, each data commit retrained by executing retrain.yml's own steps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datawheel.fileio import file_md5
+from datawheel.flywheel import Flywheel, demo_scenes
+from datawheel.registry import read_registry
+from datawheel.workflow import load_workflow
+from datawheel.workspace import dvc
+
+from .conftest import FAST_PARAMS
+
+pytestmark = pytest.mark.e2e
+
+RETRAIN_COMMANDS = [
+    "python -m pip install -e .",
+    "dvc pull --allow-missing",
+    "dvc repro",
+    'datawheel promote --allow-hold --outcome "$RUNNER_TEMP/promotion.json"',
+    'datawheel summary --promotion "$RUNNER_TEMP/promotion.json" >> "$GITHUB_STEP_SUMMARY"',
+]
+
+
+def _origin_state(wheel: Flywheel) -> tuple[dict, set[str], str | None]:
+    """champion.json on origin's main, origin's GTO tags, and the version prod points at."""
+    pointer = __import__("json").loads(
+        subprocess.run(
+            ["git", "--git-dir", str(wheel.origin), "show", "main:models/champion.json"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )
+    registry = read_registry(wheel.origin)
+    return pointer, {t.tag for t in registry.tags}, registry.current(wheel.model_name)
+
+
+def _in_remote(wheel: Flywheel, md5: str) -> bool:
+    return (wheel.remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+
+
+def test_flywheel_scenario_through_the_retrain_workflow(tmp_path: Path):
+    wheel = Flywheel(tmp_path / "ws", rows_per_day=150, seed=11, params=FAST_PARAMS)
+    wheel.setup()
+    steps = [s for s in load_workflow(wheel.dev / ".github/workflows/retrain.yml")
+             .jobs["retrain"].commands]
+    assert [c for c in steps if "git config" not in c] == RETRAIN_COMMANDS
+
+    versions_seen: list[str] = []
+    tags_before: set[str] = set()
+    for scene in demo_scenes():
+        record = scene.play(wheel)
+        pointer, tags, prod = _origin_state(wheel)
+        assert pointer["version"] == prod == record.prod, scene.label
+        if prod is not None:
+            assert _in_remote(wheel, pointer["model_md5"]), scene.label
+        if record.result == "promoted":
+            assert record.decision == "promote"
+            new = tags - tags_before
+            assert {t for t in new if "@" in t} == {f"{wheel.model_name}@{prod}"}
+            assert any("#prod#" in t for t in new)
+            versions_seen.append(prod)
+        elif record.result == "held":
+            assert record.decision == "hold" and tags == tags_before, scene.label
+        tags_before = tags
+
+        if scene.label == "first month":
+            assert record.result == "promoted" and prod == "v1.0.0"
+            ran = [s["name"] for s in record.steps if s["exit_code"] is not None]
+            assert len(ran) == 8  # every step of the job ran, the uses: steps emulated
+            assert all(s["exit_code"] == 0 for s in record.steps)
+        if scene.label == "contract break":
+            assert record.validation == "failed: 2026-01-31.csv"
+            assert record.decision == "hold" and record.result == "held"
+            assert any("validation" in r for r in record.gate["reasons"])
+        if scene.label == "bad batch acknowledged":
+            assert record.validation == "passed"
+        if scene.label == "concept drift, week 2":
+            assert record.result == "promoted", record.gate["reasons"]
+            assert record.candidate > record.champion
+        if scene.label == "weaker model params":
+            assert record.result == "held"
+        if scene.label == "rollback":
+            assert record.result == "rolled_back"
+            assert prod == versions_seen[-2]
+
+    # Outside datawheel: the DVC ecosystem's own tools see the same registry.
+    viewer = tmp_path / "viewer"
+    subprocess.run(["git", "clone", "--quiet", str(wheel.origin), str(viewer)], check=True)
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "gto"), "show", wheel.model_name],
+        cwd=viewer, capture_output=True, text=True, check=True,
+    ).stdout
+    for version in versions_seen:
+        assert version in shown
+    dvc("artifacts", "get", str(wheel.origin), wheel.model_name, "--stage", "prod",
+        "-o", str(tmp_path / "prod.skops"), cwd=tmp_path)
+    pointer, _, _ = _origin_state(wheel)
+    assert file_md5(tmp_path / "prod.skops") == pointer["model_md5"]
