@@ -90,6 +90,8 @@ def demo(
     from datawheel.render import flywheel_table
 
     result = run_demo(workspace, rows_per_day, seed, console=err_console)
+    if not console.is_terminal:
+        console.width = 160  # a log or a pipe: room for the whole table
     console.print(flywheel_table(result.records))
     console.print(f"\n[bold]champion[/] {result.champion.get('version')}\n{result.lineage}")
     console.print("\nthe same registry with the DVC ecosystem's own tools:")

@@ -356,7 +356,7 @@ def demo_scenes() -> list[Scene]:
         _delivery("contract break", 30, 1, ("schema_break@30",)),
         _acknowledged_delivery("bad batch acknowledged", bad_batch, 31),
         _delivery("concept drift, week 1", 32, 7, ("concept_drift@32",)),
-        _delivery("concept drift, week 2", 39, 7, ("concept_drift@32",)),
+        _delivery("concept drift, weeks 2-3", 39, 14, ("concept_drift@32",)),
         _params_change(
             "weaker model params",
             {

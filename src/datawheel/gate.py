@@ -308,11 +308,14 @@ def decide(
     """Apply every gate rule; promote only when all of them pass."""
     _check_metric_names(gate)
     metric = gate.primary_metric
-    checks = [_validation_check(validation_passed)]
-    if champion is None:
-        checks.append(_baseline_check(candidate, baseline, metric))
-        checks.append(_floor_check(candidate, metric, gate.absolute_floor))
-    else:
+    # The baseline and the floor hold with or without a champion: after abrupt drift a
+    # candidate can beat a broken champion and still be worse than predicting the prior.
+    checks = [
+        _validation_check(validation_passed),
+        _baseline_check(candidate, baseline, metric),
+        _floor_check(candidate, metric, gate.absolute_floor),
+    ]
+    if champion is not None:
         checks.append(_improvement_check(bootstrap, gate))
         for guarded, tolerance in sorted(gate.guardrails.items()):
             checks.append(_guardrail_check(guarded, tolerance, candidate, champion))

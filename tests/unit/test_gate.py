@@ -77,6 +77,8 @@ def test_promotes_when_every_check_passes():
     assert decision.decision == "promote" and decision.promoted
     assert [check.name for check in decision.checks] == [
         "validation",
+        "beats_baseline",
+        "absolute_floor",
         "primary_improvement",
         "guardrail:brier",
         "guardrail:log_loss",
@@ -187,6 +189,16 @@ def test_every_failing_check_gives_one_reason():
     )
     assert failed(decision) == ["validation", "primary_improvement", "guardrail:brier"]
     assert len(decision.reasons) == 3
+
+
+def test_beating_a_broken_champion_is_not_enough():
+    """After abrupt drift the champion may score below the prior; so may the candidate."""
+    decision = with_champion(
+        candidate={**CANDIDATE, "roc_auc": 0.30},
+        champion={**CHAMPION, "roc_auc": 0.25},
+    )
+    assert decision.decision == "hold"
+    assert {"beats_baseline", "absolute_floor"} <= set(failed(decision))
 
 
 def test_first_model_promotes_above_baseline_and_floor():
