@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def run_demo(
     seed: int,
     console: Console,
     params: dict | None = None,
+    on_scene: Callable[[str, RunRecord, Flywheel], None] = lambda label, record, wheel: None,
 ) -> DemoResult:
     """Play demo_scenes(): each data commit runs exactly the steps of retrain.yml."""
     if workspace.exists() and any(workspace.iterdir()):
@@ -50,6 +52,7 @@ def run_demo(
         for scene in scenes:
             bar.update(task, description=scene.label)
             record = scene.play(wheel)
+            on_scene(scene.label, record, wheel)
             bar.console.print(
                 f"  {scene.label}: validation {record.validation}, decision {record.decision}, "
                 f"{record.result}, prod {record.prod}",

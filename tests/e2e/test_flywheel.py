@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from rich.console import Console
 
+from datawheel.demo import run_demo
 from datawheel.fileio import file_md5
 from datawheel.flywheel import Flywheel, demo_scenes
 from datawheel.registry import read_registry
+from datawheel.render import flywheel_table
 from datawheel.workflow import load_workflow
 from datawheel.workspace import dvc
 
@@ -45,19 +50,19 @@ def _in_remote(wheel: Flywheel, md5: str) -> bool:
     return (wheel.remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()
 
 
-def test_flywheel_scenario_through_the_retrain_workflow(tmp_path: Path):
-    wheel = Flywheel(tmp_path / "ws", rows_per_day=150, seed=11, params=FAST_PARAMS)
-    wheel.setup()
-    steps = [
-        s
-        for s in load_workflow(wheel.dev / ".github/workflows/retrain.yml").jobs["retrain"].commands
-    ]
-    assert [c for c in steps if "git config" not in c] == RETRAIN_COMMANDS
+def test_retrain_workflow_runs_exactly_these_commands():
+    workflow = load_workflow(Path(__file__).parents[2] / ".github/workflows/retrain.yml")
+    commands = [c for c in workflow.jobs["retrain"].commands if "git config" not in c]
+    assert commands == RETRAIN_COMMANDS
 
+
+def test_demo_scenario_through_the_retrain_workflow(tmp_path: Path):
     versions_seen: list[str] = []
     tags_before: set[str] = set()
-    for scene in demo_scenes():
-        record = scene.play(wheel)
+
+    def check(label: str, record, wheel: Flywheel) -> None:
+        nonlocal tags_before
+        scene = SimpleNamespace(label=label)
         pointer, tags, prod = _origin_state(wheel)
         assert pointer["version"] == prod == record.prod, scene.label
         if prod is not None:
@@ -94,6 +99,25 @@ def test_flywheel_scenario_through_the_retrain_workflow(tmp_path: Path):
         if scene.label == "rollback":
             assert record.result == "rolled_back"
             assert prod == versions_seen[-2]
+
+    console = Console(record=True, width=160, file=io.StringIO())
+    result = run_demo(
+        tmp_path / "ws",
+        rows_per_day=150,
+        seed=11,
+        console=console,
+        params=FAST_PARAMS,
+        on_scene=check,
+    )
+    wheel = SimpleNamespace(
+        origin=result.origin, model_name=result.model_name, remote=result.workspace / "dvc-remote"
+    )
+    assert [r.step for r in result.records] == [s.label for s in demo_scenes()]
+    assert result.champion["version"] == versions_seen[-2]
+    assert "train rows:" in result.lineage
+    console.print(flywheel_table(result.records))
+    table = console.export_text()
+    assert "contract break" in table and "rolled_back" in table
 
     # Outside datawheel: the DVC ecosystem's own tools see the same registry.
     viewer = tmp_path / "viewer"
