@@ -47,17 +47,17 @@ import pandas as pd
 
 from datawheel.drift import DriftReport, column_kinds, compare
 from datawheel.params import Drift
-from datawheel.revisions import LoadedBatch, Project, Revision, TrackedFile, load_batch
+from datawheel.revisions import (
+    LoadedBatch,
+    Project,
+    Revision,
+    RevisionError,
+    TrackedFile,
+    contract_kind,
+    load_batch,
+)
 
 SAMPLE = 10
-_CONTRACT_KINDS = {
-    "int": "int",
-    "float": "float",
-    "datetime": "datetime",
-    "bool": "bool",
-    "category": "string",
-    "string": "string",
-}
 
 
 def plain(value: Any) -> Any:
@@ -136,6 +136,7 @@ class RowDiff:
     entities_changed: int
     changed_columns: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    id_column: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -243,6 +244,7 @@ def row_diff(
             "removed": _row_refs(removed[~is_changed_old], id_column, sample),
             "changed": changed_sample,
         },
+        id_column=id_column,
     )
 
 
@@ -346,7 +348,7 @@ def reference_kinds(batches: Iterable[LoadedBatch]) -> dict[str, str]:
 
 def contract_kinds(contract_columns: Mapping[str, Any]) -> dict[str, str]:
     """The look of each contract column by its declared type (when BASE has no data)."""
-    return {c: _CONTRACT_KINDS.get(spec.type, "string") for c, spec in contract_columns.items()}
+    return {c: contract_kind(spec.type) for c, spec in contract_columns.items()}
 
 
 def column_changes(
@@ -501,6 +503,8 @@ class DataDiff:
     drift: DriftReport
     populations: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    data_error: str | None = None  # the data could not be read: only git-tracked changes
+    pointers: dict[str, str | None] = field(default_factory=dict)  # raw dir md5 per side
     # what was read, for the report's data tests; not serialised
     loaded_base: dict[str, LoadedBatch] = field(default_factory=dict, repr=False, compare=False)
     loaded_head: dict[str, LoadedBatch] = field(default_factory=dict, repr=False, compare=False)
@@ -525,6 +529,8 @@ class DataDiff:
             "drift": self.drift.to_dict(),
             "populations": self.populations,
             "notes": list(self.notes),
+            "data_error": self.data_error,
+            "pointers": self.pointers,
         }
 
 
@@ -556,21 +562,74 @@ class _Reader:
         return self.loaded[key]
 
 
-def compare_revisions(
-    project: Project, base: str, head: str, settings: Drift | None = None, sample: int = SAMPLE
-) -> DataDiff:
-    """`diff_data` on an open Project (the report reuses the project and what was read)."""
-    old, new = project.at(base), project.at(head)
-    head_params = new.params()
-    contract = head_params.contract
-    settings = settings or head_params.drift
-    id_column = contract.id_column
-    base_files = old.raw_batches() if old.raw_params() else []
-    head_files = new.raw_batches()
-    changes, unchanged = batch_changes(base_files, head_files)
+def _shift(
+    reference: list[LoadedBatch],
+    loaded_base: dict[str, LoadedBatch],
+    changed_head: list[LoadedBatch],
+    contract,
+    settings: Drift,
+    id_column: str,
+) -> tuple[DriftReport, dict[str, Any], list[str]]:
+    """The shift tests between BASE's reference and the rows HEAD adds (module docstring)."""
+    conforming_ref = [b for b in reference if b.readable and not b.error]
+    before = _concat([b.frame for b in conforming_ref], id_column)
+    base_changed_ids = pd.Index(
+        _concat([b.frame for b in loaded_base.values()], id_column)["row_id"].unique()
+    )
+    conforming_new = [b for b in changed_head if b.readable and not b.error]
+    after_all = _concat([b.frame for b in conforming_new], id_column)
+    after = after_all[~after_all["row_id"].isin(base_changed_ids)]
+    drift = compare(
+        before,
+        after,
+        column_kinds(contract),
+        settings,
+        label=contract.target,
+        before_label=f"BASE reference ({len(conforming_ref)} batches)",
+        after_label="rows HEAD adds",
+    )
+    notes = []
+    excluded = [b for b in changed_head if not b.readable or b.error]
+    if excluded:
+        notes.append(
+            f"{len(excluded)} changed batch(es) break the data contract; ingest quarantines "
+            "them whole, so their rows are not in the shift tests (see Schema)."
+        )
+    if not conforming_ref:
+        notes.append("BASE has no data to compare with: distributions are not tested.")
+    count = settings.reference_batches
+    populations = {
+        "before": {
+            "description": (
+                "BASE's reference: the rows of its newest "
+                + ("batches (all)" if count == 0 else f"{count} batches")
+                + " that meet the contract"
+            ),
+            "batches": [b.path for b in conforming_ref],
+            "rows": len(before),
+        },
+        "after": {
+            "description": "the rows HEAD adds: rows of added and modified batches whose "
+            "row id BASE's version of those batches lacks",
+            "batches": [b.path for b in conforming_new],
+            "rows": len(after),
+        },
+    }
+    return drift, populations, notes
+
+
+def _read_changed(
+    old: Revision,
+    new: Revision,
+    changes: list[BatchChange],
+    base_files: list[TrackedFile],
+    head_files: list[TrackedFile],
+    contract,
+    settings: Drift,
+) -> tuple[dict[str, LoadedBatch], dict[str, LoadedBatch], list[LoadedBatch]]:
+    """Read and type the changed batches on both sides and BASE's reference batches."""
     base_by_path = {f.path: f for f in base_files}
     head_by_path = {f.path: f for f in head_files}
-
     base_reader, head_reader = _Reader(old, contract), _Reader(new, contract)
     loaded_base: dict[str, LoadedBatch] = {}
     loaded_head: dict[str, LoadedBatch] = {}
@@ -584,10 +643,42 @@ def compare_revisions(
             loaded_head[change.path] = batch
             change.head_rows = batch.rows if batch.readable else None
             change.error, change.rule = batch.error, batch.rule
-
     count = settings.reference_batches
     reference_files = base_files if count == 0 else base_files[-count:]
     reference = [base_reader.load(f) for f in reference_files]
+    return loaded_base, loaded_head, reference
+
+
+def compare_revisions(
+    project: Project, base: str, head: str, settings: Drift | None = None, sample: int = SAMPLE
+) -> DataDiff:
+    """`diff_data` on an open Project (the report reuses the project and what was read)."""
+    old, new = project.at(base), project.at(head)
+    head_params = new.params()
+    contract = head_params.contract
+    settings = settings or head_params.drift
+    id_column = contract.id_column
+    base_files: list[TrackedFile] = []
+    head_files: list[TrackedFile] = []
+    changes: list[BatchChange] = []
+    unchanged = 0
+    loaded_base: dict[str, LoadedBatch] = {}
+    loaded_head: dict[str, LoadedBatch] = {}
+    reference: list[LoadedBatch] = []
+    data_error = None
+    try:
+        base_files = old.raw_batches() if old.raw_params() else []
+        head_files = new.raw_batches()
+        changes, unchanged = batch_changes(base_files, head_files)
+        loaded_base, loaded_head, reference = _read_changed(
+            old, new, changes, base_files, head_files, contract, settings
+        )
+    except RevisionError as exc:
+        # e.g. a fork's CI job without read access to the DVC remote: report what git shows
+        data_error = str(exc)
+        loaded_base, loaded_head, reference = {}, {}, []
+        for change in changes:
+            change.base_rows = change.head_rows = None
 
     columns = list(contract.columns)
     rows = row_diff(
@@ -617,49 +708,11 @@ def compare_revisions(
         suites=suite_changes(old.suites() if old_params else {}, new.suites()),
     )
 
-    conforming_ref = [b for b in reference if b.readable and not b.error]
-    before = _concat([b.frame for b in conforming_ref], id_column)
-    base_changed_ids = pd.Index(
-        _concat([b.frame for b in loaded_base.values()], id_column)["row_id"].unique()
+    drift, populations, notes = _shift(
+        reference, loaded_base, changed_head, contract, settings, id_column
     )
-    conforming_new = [b for b in changed_head if b.readable and not b.error]
-    after_all = _concat([b.frame for b in conforming_new], id_column)
-    after = after_all[~after_all["row_id"].isin(base_changed_ids)]
-    drift = compare(
-        before,
-        after,
-        column_kinds(contract),
-        settings,
-        label=contract.target,
-        before_label=f"BASE reference ({len(conforming_ref)} batches)",
-        after_label="rows HEAD adds",
-    )
-    notes = []
-    excluded = [b for b in changed_head if not b.readable or b.error]
-    if excluded:
-        notes.append(
-            f"{len(excluded)} changed batch(es) break the data contract; ingest quarantines "
-            "them whole, so their rows are not in the shift tests (see Schema)."
-        )
-    if not conforming_ref:
-        notes.append("BASE has no data to compare with: distributions are not tested.")
-    populations = {
-        "before": {
-            "description": (
-                "BASE's reference: the rows of its newest "
-                + ("batches (all)" if count == 0 else f"{count} batches")
-                + " that meet the contract"
-            ),
-            "batches": [b.path for b in conforming_ref],
-            "rows": len(before),
-        },
-        "after": {
-            "description": "the rows HEAD adds: rows of added and modified batches whose "
-            "row id BASE's version of those batches lacks",
-            "batches": [b.path for b in conforming_new],
-            "rows": len(after),
-        },
-    }
+    if data_error:
+        notes = [f"The data could not be read, so rows and distributions are unknown: {data_error}"]
     return DataDiff(
         base=base,
         head=head,
@@ -678,6 +731,11 @@ def compare_revisions(
         loaded_base=loaded_base,
         loaded_head=loaded_head,
         loaded_reference=reference,
+        data_error=data_error,
+        pointers={
+            "base": old.output_md5(old.params().paths.raw) if old.raw_params() else None,
+            "head": new.output_md5(head_params.paths.raw),
+        },
     )
 
 

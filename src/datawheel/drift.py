@@ -104,16 +104,14 @@ def as_numbers(values: pd.Series) -> np.ndarray:
     """Non-null values as float64; datetimes as seconds since the epoch."""
     values = values.dropna()
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
-        seconds = values.astype("int64").to_numpy() // _ticks_per_second(values)
-        return seconds.astype("float64")
+        per_second = _TICKS_PER_SECOND.get(getattr(values.dt, "unit", "ns"), 1e9)
+        return values.astype("int64").to_numpy() / per_second
     if pd.api.types.is_bool_dtype(values):
         return values.astype("float64").to_numpy()
     return pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype="float64")
 
 
-def _ticks_per_second(values: pd.Series) -> int:
-    unit = np.datetime_data(values.to_numpy().dtype)[0] if len(values) else "ns"
-    return {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}.get(unit, 1_000_000_000)
+_TICKS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 
 
 def as_labels(values: pd.Series) -> pd.Series:
@@ -509,9 +507,8 @@ def _decide(result: ColumnDrift, settings: Drift) -> None:
     else:
         result.verdict = "not_tested"
         result.reasons = [
-            f"fewer than {settings.min_rows} non-null rows on a side "
-            f"({result.before.rows - result.before.nulls} before, "
-            f"{result.after.rows - result.after.nulls} after)"
+            f"too few rows: {result.before.rows - result.before.nulls} before, "
+            f"{result.after.rows - result.after.nulls} after (min_rows {settings.min_rows})"
         ]
 
 
@@ -597,7 +594,18 @@ def plot_column(result: ColumnDrift, path: str | Path) -> Path:
     else:
         axes.text(0.5, 0.5, "not tested: too few rows", ha="center", va="center")
     axes.set_ylabel("share of rows")
-    axes.set_title(f"{result.column}: {result.verdict}")
+    effects = [
+        f"{name} {value:.3f}"
+        for name, value in (
+            ("PSI", result.psi),
+            ("W/IQR", result.wasserstein),
+            ("JS", result.js_distance),
+        )
+        if value is not None
+    ]
+    axes.set_title(
+        f"{result.column}: {result.verdict}" + (f" ({', '.join(effects)})" if effects else "")
+    )
     if hist:
         axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
@@ -619,3 +627,105 @@ def plot_shifted(report: DriftReport, out_dir: str | Path) -> list[Path]:
 
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+# --- monitoring: the newest batches against the champion's training rows -----------------
+
+
+@dataclass
+class Monitor:
+    """`datawheel drift`: what was compared with what, and the result."""
+
+    rev: str
+    commit: str
+    current_batches: list[str]
+    reference: dict[str, Any]
+    report: DriftReport
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shifted(self) -> list[str]:
+        return self.report.shifted
+
+    def to_dict(self) -> dict[str, Any]:
+        """The DriftReport's keys (columns, shifted, settings...) plus what was compared."""
+        report = self.report.to_dict()
+        return {
+            **report,
+            "rev": self.rev,
+            "commit": self.commit,
+            "current_batches": list(self.current_batches),
+            "reference": self.reference,
+            "notes": [*self.notes, *report["notes"]],
+        }
+
+
+def monitor(
+    repo: str | Path = ".", rev: str = "HEAD", last: int = 1, settings: Drift | None = None
+) -> Monitor:
+    """Compare the newest `last` batches at `rev` with the champion's training rows.
+
+    The reference is `data/curated/train.parquet` (paths.curated) as of the champion's
+    commit (models/champion.json), read through DVC, i.e. exactly the rows it was trained
+    on. With no champion yet it is the curated train set of `rev` itself. Rows of the
+    compared batches are removed from the reference, should it hold any. Batches are
+    ordered by path (daily files by date); those that break the contract are skipped.
+    """
+    from datawheel.revisions import Project, RevisionError, load_batch
+
+    if last < 1:
+        raise RevisionError(f"--last must be at least 1, got {last}")
+    with Project(repo) as project:
+        at = project.at(rev)
+        params = at.params()
+        settings = settings or params.drift
+        contract = params.contract
+        batches = at.raw_batches()
+        if not batches:
+            raise RevisionError(f"{params.paths.raw}@{at.short}: no batches to check")
+        newest = batches[-last:]
+        loaded = [load_batch(at.read_tracked(f), f.path, f.md5, contract) for f in newest]
+        notes = [
+            f"{b.path} breaks the contract and is left out: {b.error}"
+            for b in loaded
+            if not b.readable or b.error
+        ]
+        usable = [b for b in loaded if b.readable and not b.error]
+        train_path = f"{params.paths.curated}/train.parquet"
+        champion = at.read_json(params.paths.champion, default={}, worktree=True) or {}
+        if champion.get("version") and champion.get("commit"):
+            source = project.at(str(champion["commit"]))
+            description = (
+                f"champion {champion['version']}'s training rows ({train_path} at {source.short})"
+            )
+        else:
+            source = at
+            description = f"{train_path} at {at.short} (no champion yet)"
+        reference = source.read_parquet(train_path)
+        if reference is None:
+            raise RevisionError(
+                f"{train_path}@{source.short}: no curated training rows to compare with; "
+                "run `dvc repro` (through the curate stage) and commit dvc.lock"
+            )
+        current_md5s = {b.md5 for b in loaded}
+        if "batch_md5" in reference.columns:
+            reference = reference[~reference["batch_md5"].astype("str").isin(current_md5s)]
+        frames = [b.frame for b in usable]
+        current = pd.concat(frames, ignore_index=True) if frames else reference.iloc[0:0]
+        report = compare(
+            reference,
+            current,
+            column_kinds(contract),
+            settings,
+            label=contract.target,
+            before_label=description,
+            after_label=f"newest {len(newest)} batch(es)",
+        )
+        return Monitor(
+            rev=rev,
+            commit=at.commit,
+            current_batches=[f.path for f in newest],
+            reference={"description": description, "commit": source.commit, "rows": len(reference)},
+            report=report,
+            notes=notes,
+        )

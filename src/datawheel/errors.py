@@ -47,4 +47,7 @@ EXIT_CODES = {
     4: "a critical data test failed (see reports/validation.md)",
     5: "leakage between training and hold-out data",
     6: "a file does not match its recorded hash",
+    7: "datawheel drift: a column shifted",
+    10: "datawheel promote: the gate held (0 with --allow-hold)",
+    11: "datawheel promote/rollback: refused (origin moved, stale lock, validation, lost race)",
 }

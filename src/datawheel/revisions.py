@@ -9,6 +9,11 @@ DVC cache (`Repo.cache.local`); what the cache lacks is read through
 `dvc.api.DVCFileSystem(repo, rev=...)`, which fetches it from the revision's DVC remote.
 So a CI job that checked out HEAD, ran `dvc pull` (or nothing) and `git fetch`ed the base
 commit can read both. Every object read is checked against its md5.
+
+Pipeline results (dvc.lock, reports/*.json, models/*.json) of the commit that is checked out
+are read from the working tree when asked (`worktree=True`): a pull request's CI job runs
+`dvc repro` on the checked-out merge commit and reviews it without committing the results.
+Data, params and suites always come from the commit itself.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from datawheel.ingest import (
     with_provenance,
 )
 from datawheel.params import Contract, Params, parse_params
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 
 class RevisionError(DatawheelError):
@@ -62,6 +69,10 @@ class Project:
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise RevisionError(f"{self.root}: not a git repository") from None
         self._dvc: Any = None
+        try:
+            self.checked_out: str | None = self.git.head.commit.hexsha
+        except ValueError:  # no commit yet
+            self.checked_out = None
         self._filesystems: dict[str, Any] = {}
         self._revisions: dict[str, Revision] = {}
 
@@ -130,6 +141,7 @@ class Revision:
     rev: str
     commit: str
     _params: Params | None = field(default=None, repr=False)
+    _yaml: dict[tuple[str, bool], Any] = field(default_factory=dict, repr=False)
 
     @property
     def short(self) -> str:
@@ -150,12 +162,31 @@ class Revision:
         blob = self._blob(path)
         return None if blob is None else blob.data_stream.read()
 
-    def read_text(self, path: str) -> str | None:
-        data = self.read_bytes_git(path)
+    @property
+    def live(self) -> bool:
+        """This commit is the one checked out in the working tree."""
+        return self.commit == self.project.checked_out
+
+    def from_worktree(self, path: str) -> bool:
+        """A pipeline result read from the working tree differs from this commit's copy."""
+        return self.live and self.read_bytes(path, worktree=True) != self.read_bytes_git(path)
+
+    def read_bytes(self, path: str, worktree: bool = False) -> bytes | None:
+        """A git-tracked file at this commit. With `worktree`, a pipeline result (dvc.lock,
+        reports/, models/*.json) is read from the working tree instead when this commit is
+        checked out there: a run not committed yet, as in a pull request's CI job."""
+        if worktree and self.live:
+            local = self.project.root / path
+            if local.is_file():
+                return local.read_bytes()
+        return self.read_bytes_git(path)
+
+    def read_text(self, path: str, worktree: bool = False) -> str | None:
+        data = self.read_bytes(path, worktree)
         return None if data is None else data.decode("utf-8")
 
-    def read_json(self, path: str, default: Any = None) -> Any:
-        text = self.read_text(path)
+    def read_json(self, path: str, default: Any = None, worktree: bool = False) -> Any:
+        text = self.read_text(path, worktree)
         if text is None:
             return default
         try:
@@ -163,14 +194,17 @@ class Revision:
         except json.JSONDecodeError as exc:
             raise RevisionError(f"{path}@{self.short}: not valid JSON: {exc}") from None
 
-    def read_yaml(self, path: str, default: Any = None) -> Any:
-        text = self.read_text(path)
-        if text is None:
-            return default
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RevisionError(f"{path}@{self.short}: not valid YAML: {exc}") from None
+    def read_yaml(self, path: str, default: Any = None, worktree: bool = False) -> Any:
+        """A YAML file at this commit, parsed once (treat the result as read-only)."""
+        key = (path, worktree)
+        if key not in self._yaml:
+            text = self.read_text(path, worktree)
+            try:
+                self._yaml[key] = None if text is None else yaml.load(text, Loader=_LOADER)
+            except yaml.YAMLError as exc:
+                raise RevisionError(f"{path}@{self.short}: not valid YAML: {exc}") from None
+        value = self._yaml[key]
+        return default if value is None else value
 
     def list_files(self, folder: str, suffix: str = "") -> list[str]:
         """Paths of the git-tracked files directly in a folder, sorted."""
@@ -203,13 +237,14 @@ class Revision:
     # --- DVC-tracked data --------------------------------------------------------------
 
     def output_md5(self, path: str) -> str | None:
-        """The md5 DVC records for an output at this commit: its `.dvc` pointer or dvc.lock."""
+        """The md5 DVC records for an output at this commit: its `.dvc` pointer, or dvc.lock
+        (from the working tree when this commit is checked out and the pipeline ran there)."""
         pointer = self.read_yaml(f"{path}.dvc")
         if isinstance(pointer, dict):
             for out in pointer.get("outs") or []:
                 if out.get("path") == posixpath.basename(path) and out.get("md5"):
                     return str(out["md5"])
-        lock = self.read_yaml("dvc.lock", default={}) or {}
+        lock = self.read_yaml("dvc.lock", default={}, worktree=True) or {}
         for stage in (lock.get("stages") or {}).values():
             for out in stage.get("outs") or []:
                 if out.get("path") == path and out.get("md5"):
@@ -228,10 +263,11 @@ class Revision:
         fs = self.project.filesystem(self.commit)
         try:
             found = fs.find(path, detail=True, dvc_only=True)
-        except (FileNotFoundError, OSError) as exc:
+        except (OSError, *_dvc_errors()) as exc:
             raise RevisionError(
-                f"{path}@{self.short}: DVC manifest {dir_md5} is neither in the local cache "
-                f"nor on the DVC remote ({exc}); run `dvc fetch --rev {self.short}`"
+                f"{path}@{self.short}: its DVC manifest {dir_md5} is neither in the local DVC "
+                f"cache nor on the DVC remote ({exc}); check the remote and your access to it "
+                "(`dvc remote list`), or `dvc push` from the clone that added the data"
             ) from None
         files = []
         for name, info in found.items():
@@ -281,11 +317,11 @@ class Revision:
             fs = self.project.filesystem(self.commit)
             try:
                 data = fs.cat_file(item.path)
-            except (FileNotFoundError, OSError) as exc:
+            except (OSError, *_dvc_errors()) as exc:
                 raise RevisionError(
                     f"{item.path}@{self.short} (md5 {item.md5}) is neither in the local DVC "
-                    f"cache nor on the DVC remote ({exc}); run `dvc fetch --rev {self.short}` "
-                    "or `dvc push` from where it was added"
+                    f"cache nor on the DVC remote ({exc}); check the remote and your access to "
+                    "it (`dvc remote list`), or `dvc push` from the clone that added the data"
                 ) from None
         actual = hashlib.md5(data).hexdigest()
         if actual != item.md5:
@@ -305,6 +341,14 @@ class Revision:
         return pd.read_parquet(io.BytesIO(self.read_tracked(item)))
 
 
+def _dvc_errors() -> tuple[type[Exception], ...]:
+    """What DVC raises when an object is on neither the cache nor the remote."""
+    from dvc.exceptions import DvcException
+    from dvc_data.index.index import DataIndexError
+
+    return DvcException, DataIndexError
+
+
 # --- typing a batch, leniently -----------------------------------------------------------
 
 
@@ -314,7 +358,8 @@ class LoadedBatch:
 
     `frame` has the provenance columns and the batch's columns: contract columns typed when
     their values parse, anything else kept as text. `error` is the contract error that
-    ingest would quarantine the batch for; `kinds` what each column looks like.
+    ingest would quarantine the batch for; `kinds` what each column looks like (its contract
+    type's kind when its values parse as that type, else inferred from the values).
     """
 
     path: str
@@ -360,9 +405,25 @@ def infer_kind(values: pd.Series) -> str:
     return "string"
 
 
-def _lenient(raw: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """Contract columns typed where every value parses; the rest as text, nothing dropped."""
-    typed = {}
+_CONTRACT_KINDS = {
+    "int": "int",
+    "float": "float",
+    "datetime": "datetime",
+    "bool": "bool",
+    "category": "string",
+    "string": "string",
+}
+
+
+def contract_kind(column_type: str) -> str:
+    """The look of values of a contract type (category and string both look like text)."""
+    return _CONTRACT_KINDS.get(column_type, "string")
+
+
+def _lenient(raw: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Contract columns typed where every value parses, the rest kept as text (nothing
+    dropped); and each column's kind: its contract type's if it parsed, else inferred."""
+    typed, kinds = {}, {}
     for column in raw.columns:
         values = raw[column]
         spec = contract.columns.get(column)
@@ -370,9 +431,11 @@ def _lenient(raw: pd.DataFrame, contract: Contract) -> pd.DataFrame:
             parsed = _parse_column(values, spec.type)
             if not (parsed.isna() & values.notna()).any():
                 typed[column] = parsed
+                kinds[str(column)] = contract_kind(spec.type) if values.notna().any() else "empty"
                 continue
         typed[column] = values.astype("str").where(values.notna(), None)
-    return pd.DataFrame(typed, index=raw.index)
+        kinds[str(column)] = infer_kind(values)
+    return pd.DataFrame(typed, index=raw.index), kinds
 
 
 def load_batch(data: bytes, path: str, md5: str, contract: Contract) -> LoadedBatch:
@@ -387,12 +450,15 @@ def load_batch(data: bytes, path: str, md5: str, contract: Contract) -> LoadedBa
     except DataContractError as exc:
         empty = pd.DataFrame({"row_id": pd.Series([], dtype="str")})
         return LoadedBatch(path, md5, empty, {}, str(exc), _rule(str(exc)), readable=False)
-    kinds = {str(c): infer_kind(raw[c]) for c in raw.columns}
     error = None
     try:
         typed = type_batch(raw, contract, path)
+        kinds = {
+            c: contract_kind(spec.type) if typed[c].notna().any() else "empty"
+            for c, spec in contract.columns.items()
+        }
     except DataContractError as exc:
         error = str(exc)
-        typed = _lenient(raw, contract)
+        typed, kinds = _lenient(raw, contract)
     frame = with_provenance(typed, path, md5, lines)
     return LoadedBatch(path, md5, frame, kinds, error, _rule(error) if error else None)
