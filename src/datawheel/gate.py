@@ -64,6 +64,21 @@ class GateDecision:
             }
         )
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateDecision:
+        """Back from gate.json; KeyError or TypeError when it is not in that form."""
+        bootstrap = data.get("bootstrap")
+        return cls(
+            decision=data["decision"],
+            primary_metric=data["primary_metric"],
+            candidate=data.get("candidate") or {},
+            champion=data.get("champion"),
+            baseline=data.get("baseline") or {},
+            bootstrap=BootstrapResult(**bootstrap) if bootstrap else None,
+            checks=[Check(**check) for check in data.get("checks") or []],
+            reasons=list(data.get("reasons") or []),
+        )
+
 
 def _value(metrics: dict[str, Any] | None, metric: str) -> float:
     """The metric as a float; NaN when missing or None (undefined)."""

@@ -935,21 +935,10 @@ _METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "bri
 
 
 def _gate_markdown(gate: dict[str, Any]) -> list[str]:
-    try:
-        from datawheel.evaluate import BootstrapResult
-        from datawheel.gate import Check, GateDecision, render_decision
+    from datawheel.gate import GateDecision, render_decision
 
-        boot = gate.get("bootstrap")
-        decision = GateDecision(
-            decision=gate["decision"],
-            primary_metric=gate["primary_metric"],
-            candidate=gate.get("candidate") or {},
-            champion=gate.get("champion"),
-            baseline=gate.get("baseline") or {},
-            bootstrap=None if not boot else BootstrapResult(**boot),
-            checks=[Check(**c) for c in gate.get("checks") or []],
-            reasons=list(gate.get("reasons") or []),
-        )
+    try:
+        decision = GateDecision.from_dict(gate)
         return render_decision(decision).rstrip("\n").splitlines()
     except (KeyError, TypeError):
         return [f"**Gate: {str(gate.get('decision', '?')).upper()}**", ""] + [

@@ -159,21 +159,10 @@ def _bootstrap_line(bootstrap: dict[str, Any]) -> str:
 
 def _gate_markdown(gate: dict[str, Any]) -> str:
     """The gate's own rendering (`datawheel.gate.render_decision`) of gate.json."""
-    from datawheel.evaluate import BootstrapResult
-    from datawheel.gate import Check, GateDecision, render_decision
+    from datawheel.gate import GateDecision, render_decision
 
     try:
-        bootstrap = gate.get("bootstrap")
-        decision = GateDecision(
-            decision=gate["decision"],
-            primary_metric=gate["primary_metric"],
-            candidate=gate.get("candidate") or {},
-            champion=gate.get("champion"),
-            baseline=gate.get("baseline") or {},
-            bootstrap=BootstrapResult(**bootstrap) if bootstrap else None,
-            checks=[Check(**check) for check in gate.get("checks", [])],
-            reasons=list(gate.get("reasons", [])),
-        )
+        decision = GateDecision.from_dict(gate)
     except (KeyError, TypeError) as exc:
         return f"gate.json is not in the expected form ({exc!r}); see the `dvc repro` log."
     return render_decision(decision)

@@ -266,3 +266,10 @@ def test_render_decision_is_markdown_with_one_row_per_check():
     assert "| segments | **FAIL** |" in text
     assert "west" in text
     assert render_decision(with_champion()).startswith("**Gate: PROMOTE**")
+
+
+def test_gate_json_round_trips():
+    decision = with_champion()
+    assert GateDecision.from_dict(decision.to_dict()).to_dict() == decision.to_dict()
+    with pytest.raises(KeyError):
+        GateDecision.from_dict({"reasons": []})
