@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import numpy as np
@@ -179,11 +178,10 @@ def test_label_is_learnable_on_a_held_out_day() -> None:
     assert _fit_auc(_days(range(4), []), _days(range(5, 6), [])) > 0.7
 
 
-def test_a_day_of_200k_rows_generates_quickly() -> None:
-    began = time.perf_counter()
+def test_a_large_day_keeps_its_size_and_unique_ids() -> None:
     frame = simulate_day(START, 200_000, SEED)
-    assert time.perf_counter() - began < 5.0
-    assert len(frame) >= 180_000
+    assert 180_000 <= len(frame) <= 220_000
+    assert frame["customer_id"].is_unique
 
 
 # --- determinism ----------------------------------------------------------------------------
