@@ -268,7 +268,7 @@ class Flywheel:
     def _commit(self, message: str) -> None:
         repo = git.Repo(self.dev)
         repo.git.add(A=True)
-        repo.index.commit(message)
+        repo.git.commit("--quiet", "--allow-empty", "-m", message)
 
 
 def set_params(root: Path, changes: dict[tuple[str, ...], Any]) -> None:

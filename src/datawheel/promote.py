@@ -292,7 +292,17 @@ def _bump(git: _Git, params: Params, champion_commit: str | None) -> str:
     if any(before.get(section) != now.get(section) for section in MAJOR_SECTIONS):
         return "major"
     result = subprocess.run(
-        ["git", "diff", "--quiet", champion_commit, "HEAD", "--", *MAJOR_PATHS],
+        [
+            "git",
+            "diff",
+            "--quiet",
+            champion_commit,
+            "HEAD",
+            "--",
+            *MAJOR_PATHS,
+            ":(exclude,glob)**/__pycache__/**",
+            ":(exclude,glob)**/*.pyc",
+        ],
         cwd=git.root,
         check=False,
     )

@@ -53,8 +53,9 @@ def copy_template(target: Path) -> None:
             shutil.copy2(src, target / item)
     ignore = target / ".gitignore"
     lines = ignore.read_text().splitlines() if ignore.exists() else []
-    if "/dvc_plots/" not in lines:
-        ignore.write_text("\n".join([*lines, "/dvc_plots/"]) + "\n")
+    wanted = [line for line in ("/dvc_plots/", "__pycache__/", "*.pyc") if line not in lines]
+    if wanted:
+        ignore.write_text("\n".join([*lines, *wanted]) + "\n")
     champion = target / "models" / "champion.json"
     if not champion.exists():
         write_json(champion, NO_CHAMPION)
@@ -114,12 +115,11 @@ def init_repo(repo: Path, remote: Path | None = None) -> None:
             config.set_value("user", "name", "datawheel")
             config.set_value("user", "email", "datawheel@localhost")
     dvc("init", "--quiet", cwd=repo)
-    dvc("config", "core.autostage", "true", cwd=repo)
     if remote is not None:
         remote.mkdir(parents=True, exist_ok=True)
         dvc("remote", "add", "--default", "storage", str(remote.resolve()), cwd=repo)
     gitrepo.git.add(A=True)
-    gitrepo.index.commit("datawheel: project template")
+    gitrepo.git.commit("--quiet", "-m", "datawheel: project template")
 
 
 def _has_identity(gitrepo) -> bool:

@@ -49,7 +49,7 @@ class Project:
     def commit(self, message: str) -> str:
         repo = self.git
         repo.git.add(A=True)
-        repo.index.commit(message)
+        repo.git.commit("--quiet", "--allow-empty", "-m", message)
         return repo.head.commit.hexsha
 
     def repro(self, *args: str) -> str:
