@@ -25,25 +25,14 @@ from datawheel.fileio import read_json, write_json
 from datawheel.report import LIMIT, Report, build_report, render_markdown
 from datawheel.revisions import Project as Revisions
 from datawheel.revisions import RevisionError
-from datawheel.simulate import Injection, csv_text, simulate, simulate_day
+from datawheel.simulate import COLUMNS, Injection, csv_text, simulate, simulate_day
 from datawheel.workspace import command_env, dvc, init_repo
 
 from .conftest import FAST_PARAMS, SEED, START, Project, set_params
 
 pytestmark = pytest.mark.e2e
 
-FEATURES = (
-    "region",
-    "plan",
-    "contract_type",
-    "payment_method",
-    "tenure_months",
-    "monthly_charges",
-    "support_calls",
-    "data_usage_gb",
-    "age",
-    "churned",
-)
+FEATURES = COLUMNS[2:]  # every column but the entity id and the event time
 DRIFT_ROWS = 1000
 EDITED = "data/raw/2026-01-03.csv"
 
