@@ -48,6 +48,7 @@ EXIT_CODES = {
     5: "leakage between training and hold-out data",
     6: "a file does not match its recorded hash",
     7: "datawheel drift: a column shifted",
+    8: "datawheel trace --verify: the rebuild differs from the record (MISMATCH) or failed",
     10: "datawheel promote: the gate held (0 with --allow-hold)",
     11: "datawheel promote/rollback: refused (origin moved, stale lock, validation, lost race)",
 }

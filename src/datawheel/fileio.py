@@ -8,9 +8,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # callers that write frames have pandas loaded already
+    import pandas as pd
 
 CHUNK = 1 << 20
 

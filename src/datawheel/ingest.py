@@ -112,7 +112,7 @@ def read_parquet_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]
     return frame, pd.Series(range(1, len(frame) + 1), dtype="int64")
 
 
-def _parse_column(values: pd.Series, kind: str) -> pd.Series:
+def parse_column(values: pd.Series, kind: str) -> pd.Series:
     """Convert one column to its contract type; unparseable values become NaN-like markers."""
     if kind == "datetime":
         if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
@@ -155,7 +155,7 @@ def type_batch(raw: pd.DataFrame, contract: Contract, name: str) -> pd.DataFrame
     typed = {}
     for column, spec in contract.columns.items():
         values = raw[column]
-        parsed = _parse_column(values, spec.type)
+        parsed = parse_column(values, spec.type)
         unparseable = parsed.isna() & values.notna()
         if unparseable.any():
             first = int(unparseable.to_numpy().nonzero()[0][0])

@@ -23,21 +23,15 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from datawheel.errors import DataContractError, DatawheelError, IntegrityError, ParamsError
-from datawheel.ingest import (
-    BATCH_SUFFIXES,
-    _parse_column,
-    read_csv_bytes,
-    read_parquet_bytes,
-    type_batch,
-    with_provenance,
-)
 from datawheel.params import Contract, Params, parse_params
+
+if TYPE_CHECKING:  # pandas and the ingest machinery load when data is read, not to read git
+    import pandas as pd
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
@@ -60,7 +54,9 @@ class TrackedFile:
 class Project:
     """A git + DVC project on disk, read at any revision: `with Project(root) as p: p.at(rev)`."""
 
-    def __init__(self, root: str | Path = "."):
+    def __init__(self, root: str | Path = ".", worktree_results: bool = True):
+        """`worktree_results`: read dvc.lock of the checked-out commit from the working tree
+        (a review of a run not committed yet); an audit reads only what was committed."""
         import git
 
         self.root = Path(root).resolve()
@@ -68,6 +64,7 @@ class Project:
             self.git = git.Repo(self.root)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise RevisionError(f"{self.root}: not a git repository") from None
+        self.worktree_results = worktree_results
         self._dvc: Any = None
         try:
             self.checked_out: str | None = self.git.head.commit.hexsha
@@ -244,7 +241,8 @@ class Revision:
             for out in pointer.get("outs") or []:
                 if out.get("path") == posixpath.basename(path) and out.get("md5"):
                     return str(out["md5"])
-        lock = self.read_yaml("dvc.lock", default={}, worktree=True) or {}
+        worktree = self.project.worktree_results
+        lock = self.read_yaml("dvc.lock", default={}, worktree=worktree) or {}
         for stage in (lock.get("stages") or {}).values():
             for out in stage.get("outs") or []:
                 if out.get("path") == path and out.get("md5"):
@@ -304,6 +302,8 @@ class Revision:
     def raw_batches(self) -> list[TrackedFile]:
         """The raw batches (CSV, Parquet) at this commit, sorted by path; no data read."""
         raw = self.params().paths.raw.rstrip("/")
+        from datawheel.ingest import BATCH_SUFFIXES
+
         return [f for f in self.tracked_dir(raw) if f.path.lower().endswith(BATCH_SUFFIXES)]
 
     def read_tracked(self, item: TrackedFile) -> bytes:
@@ -334,6 +334,8 @@ class Revision:
     def read_parquet(self, path: str) -> pd.DataFrame | None:
         """A DVC-tracked Parquet file at this commit (e.g. data/curated/train.parquet)."""
         import io
+
+        import pandas as pd
 
         item = self.tracked_file(path)
         if item is None:
@@ -381,6 +383,8 @@ def _rule(message: str) -> str:
 
 def infer_kind(values: pd.Series) -> str:
     """What a column's values look like: int, float, bool, datetime, string, or empty."""
+    import pandas as pd
+
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         return "datetime"
     if pd.api.types.is_bool_dtype(values):
@@ -423,12 +427,16 @@ def contract_kind(column_type: str) -> str:
 def _lenient(raw: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, dict[str, str]]:
     """Contract columns typed where every value parses, the rest kept as text (nothing
     dropped); and each column's kind: its contract type's if it parsed, else inferred."""
+    import pandas as pd
+
+    from datawheel.ingest import parse_column
+
     typed, kinds = {}, {}
     for column in raw.columns:
         values = raw[column]
         spec = contract.columns.get(column)
         if spec is not None:
-            parsed = _parse_column(values, spec.type)
+            parsed = parse_column(values, spec.type)
             if not (parsed.isna() & values.notna()).any():
                 typed[column] = parsed
                 kinds[str(column)] = contract_kind(spec.type) if values.notna().any() else "empty"
@@ -444,6 +452,10 @@ def load_batch(data: bytes, path: str, md5: str, contract: Contract) -> LoadedBa
     Row ids are ingest's content hashes when the batch meets the contract, so they match the
     ids of the pipeline's rows; for a batch that breaks it they hash whatever columns it has.
     """
+    import pandas as pd
+
+    from datawheel.ingest import read_csv_bytes, read_parquet_bytes, type_batch, with_provenance
+
     reader = read_parquet_bytes if path.lower().endswith(".parquet") else read_csv_bytes
     try:
         raw, lines = reader(data, path)

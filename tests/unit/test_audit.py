@@ -1,0 +1,130 @@
+"""The audit pieces that need no repository: lock comparison, lock parsing, rendering."""
+
+from __future__ import annotations
+
+import cmarkgfm
+import pandas as pd
+
+from datawheel.audit import flatten, render_rows_summary, render_uses, table, to_html
+from datawheel.rebuild import compare_locks
+from datawheel.trace import lock_stages, validation_summary
+
+LOCK = {
+    "schema": "2.0",
+    "stages": {
+        "train": {
+            "cmd": "python -m stages.train",
+            "deps": [{"path": "data/curated/train.parquet", "md5": "a" * 32, "size": 10}],
+            "outs": [{"path": "models/model.skops", "md5": "m" * 32, "size": 5}],
+        },
+        "ingest": {
+            "cmd": "python -m stages.ingest",
+            "deps": [{"path": "data/raw", "md5": "r" * 32 + ".dir"}],
+            "outs": [{"path": "data/ingested", "md5": "i" * 32 + ".dir"}],
+        },
+        "custom": {"cmd": "echo", "deps": [], "outs": []},
+    },
+}
+
+
+def test_lock_stages_come_in_pipeline_order_then_the_rest():
+    stages = lock_stages(LOCK)
+    assert [s["stage"] for s in stages] == ["ingest", "train", "custom"]
+    assert stages[0]["outs"] == [{"path": "data/ingested", "md5": "i" * 32 + ".dir", "size": None}]
+
+
+def test_compare_locks_names_the_first_stage_that_differs():
+    recorded = lock_stages(LOCK)
+    rebuilt = lock_stages(
+        {
+            "stages": {
+                **LOCK["stages"],
+                "train": {
+                    **LOCK["stages"]["train"],
+                    "outs": [{"path": "models/model.skops", "md5": "x" * 32}],
+                },
+            }
+        }
+    )
+    result = compare_locks(recorded, rebuilt)
+    assert [(s.stage, s.same) for s in result] == [
+        ("ingest", True),
+        ("train", False),
+        ("custom", True),
+    ]
+    assert result[1].outputs == [
+        {"path": "models/model.skops", "recorded": "m" * 32, "rebuilt": "x" * 32}
+    ]
+    assert compare_locks(recorded, [])[0].outputs[0]["rebuilt"] is None
+
+
+def test_validation_summary_keeps_only_batches_with_findings():
+    validation = {
+        "passed": False,
+        "totals": {"batches": 2},
+        "batches": [
+            {"batch": "a.csv", "md5": "1", "status": "passed", "outcomes": [{"success": True}]},
+            {
+                "batch": "b.csv",
+                "md5": "2",
+                "status": "failed",
+                "quarantined_rows": 3,
+                "outcomes": [
+                    {
+                        "success": False,
+                        "suite": "ranges",
+                        "expectation_type": "expect_column_values_to_be_between",
+                        "column": "age",
+                        "severity": "critical",
+                        "unexpected_count": 3,
+                    }
+                ],
+            },
+        ],
+    }
+    summary = validation_summary(validation)
+    assert summary["passed"] is False
+    assert [b["batch"] for b in summary["batches_with_findings"]] == ["b.csv"]
+    assert summary["batches_with_findings"][0]["failed"][0]["rule"] == (
+        "ranges/expect_column_values_to_be_between/age"
+    )
+
+
+def test_markdown_tables_escape_pipes_and_render_as_tables():
+    markdown = table(["a", "b"], [["x|y", 1], [None, "two\nlines"]])
+    html = cmarkgfm.github_flavored_markdown_to_html(markdown)
+    assert html.count("<tr>") == 3
+    assert "x|y" in html and "two lines" in html
+    assert "<table>" in to_html(markdown, "t")
+
+
+def test_rows_summary_and_uses():
+    rows = pd.DataFrame(
+        {
+            "set": ["train", "train", "holdout"],
+            "batch": ["data/raw/a.csv", "data/raw/a.csv", "data/raw/b.csv"],
+            "batch_md5": ["1", "1", "2"],
+        }
+    )
+    text = render_rows_summary(rows)
+    assert "2 train and 1 hold-out rows" in text
+    assert "| data/raw/a.csv | `1` | 2 | 0 |" in text
+    assert "No registered version used entity 7" in render_uses("entity 7", [])
+    used = render_uses(
+        "batch x",
+        [
+            {
+                "version": "v1.0.0",
+                "commit": "c" * 40,
+                "train_rows": 5,
+                "holdout_rows": 0,
+                "ever_in_prod": True,
+                "in_prod_now": False,
+            }
+        ],
+    )
+    assert "| v1.0.0 | `cccccccccccc` | 5 | 0 | yes | no |" in used
+
+
+def test_flatten_sorts_dotted_keys():
+    assert flatten({"b": {"y": 1, "x": [1, 2]}, "a": 0}) == {"a": 0, "b.x": [1, 2], "b.y": 1}
