@@ -146,6 +146,22 @@ def _clone(root: Path, clone: Path, commit: str) -> None:
     local = root / ".dvc" / "config.local"  # remote credentials or URL overrides, if any
     if local.exists():
         shutil.copy2(local, clone / ".dvc" / "config.local")
+    _pin_local_remotes(root, clone)
+
+
+def _pin_local_remotes(root: Path, clone: Path) -> None:
+    """A remote that is a folder named relative to .dvc/config points elsewhere from a
+    clone in a temporary folder: give the clone the absolute path the project resolves."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        urls = {name: conf["url"] for name, conf in repo.config["remote"].items()}
+    local = {name: url for name, url in urls.items() if "://" not in url}
+    if not local:
+        return
+    with Repo(str(clone)) as repo, repo.config.edit("local") as conf:
+        for name, url in local.items():
+            conf["remote"].setdefault(name, {})["url"] = url
 
 
 def _git(*args: str) -> None:

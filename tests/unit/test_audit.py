@@ -128,3 +128,29 @@ def test_rows_summary_and_uses():
 
 def test_flatten_sorts_dotted_keys():
     assert flatten({"b": {"y": 1, "x": [1, 2]}, "a": 0}) == {"a": 0, "b.x": [1, 2], "b.y": 1}
+
+
+def test_a_clone_elsewhere_keeps_a_relative_local_remote(tmp_path):
+    import subprocess
+
+    from dvc.repo import Repo
+
+    from datawheel.rebuild import _clone
+    from datawheel.workspace import dvc
+
+    project, store = tmp_path / "deep" / "project", tmp_path / "deep" / "store"
+    project.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    dvc("init", "-q", cwd=project)
+    dvc("remote", "add", "-d", "storage", "../store", cwd=project)  # relative to the project
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "dvc"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+    clone = tmp_path / "clone"
+    _clone(project, clone, head)
+    with Repo(str(clone)) as repo:
+        assert repo.config["remote"]["storage"]["url"] == str(store)
