@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -35,10 +37,34 @@ def _console():
 
 def run_stage(name: str, body: Callable[[Params], None]) -> None:
     """Run a stage body; a DatawheelError becomes one red line and its exit code."""
+    started = time.perf_counter()
     try:
         body(load_params())
     except DatawheelError as exc:
+        _record_profile(name, time.perf_counter() - started)
         if os.environ.get("DATAWHEEL_DEBUG"):
             raise
         _console().print(f"[bold red]{name}: {exc}[/]", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    _record_profile(name, time.perf_counter() - started)
+
+
+def _record_profile(name: str, body_seconds: float) -> None:
+    """Opt-in, for benchmarks: append the stage's times and peak memory as one JSON line to
+    the file DATAWHEEL_PROFILE names. That file lives outside the project, so no wall-clock
+    figure reaches a pipeline output."""
+    target = os.environ.get("DATAWHEEL_PROFILE")
+    if not target:
+        return
+    import resource
+
+    import psutil  # a DVC dependency
+
+    record = {
+        "stage": name,
+        "seconds": round(time.time() - psutil.Process().create_time(), 3),  # start-up included
+        "body_seconds": round(body_seconds, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
