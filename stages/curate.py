@@ -1,8 +1,10 @@
-"""Stage curate: window, de-duplicate, drop quarantined rows, split by time, find label issues."""
+"""Stage curate: window, de-duplicate, drop quarantined rows, split by time, find label issues.
+
+Only the batches that reach into the window are read (see batches_in_window)."""
 
 from pathlib import Path
 
-from datawheel.curate import curate
+from datawheel.curate import batches_in_window, curate
 from datawheel.fileio import write_json, write_parquet
 from datawheel.ingest import load_ingested, read_manifest
 from datawheel.params import Params
@@ -12,10 +14,10 @@ from datawheel.validate import quarantined_row_ids
 
 def main(params: Params) -> None:
     paths = params.paths
-    records = read_manifest(Path(paths.ingested))
+    records, before = batches_in_window(read_manifest(Path(paths.ingested)), params.window.days)
     ingested = load_ingested(Path(paths.ingested), records)
     quarantined = quarantined_row_ids(Path(paths.quarantine) / "rows", records)
-    train, holdout, report = curate(ingested, quarantined, params)
+    train, holdout, report = curate(ingested, quarantined, params, before)
     write_parquet(Path(paths.curated) / "train.parquet", train)
     write_parquet(Path(paths.curated) / "holdout.parquet", holdout)
     write_json(Path(paths.reports) / "curation.json", report.to_dict())

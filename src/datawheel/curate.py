@@ -6,7 +6,7 @@ train and hold-out frames with a `CurationReport` that says what happened to eve
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +14,7 @@ import pandas as pd
 
 from datawheel.errors import DataContractError, LeakageError
 from datawheel.fileio import frame_fingerprint
+from datawheel.ingest import BatchRecord
 from datawheel.params import Params
 from datawheel.train import build_pipeline, encode_target, feature_frame, ordered_classes
 
@@ -51,6 +52,29 @@ def apply_window(frame: pd.DataFrame, time_column: str, days: int) -> tuple[pd.D
     start = frame[time_column].min().floor("D") if days == 0 else end - pd.Timedelta(days=days)
     inside = frame[(frame[time_column] >= start) & (frame[time_column] < end)]
     return inside, {"days": days, "start": start.isoformat(), "end": end.isoformat()}
+
+
+def batches_in_window(
+    records: Sequence[BatchRecord], days: int
+) -> tuple[list[BatchRecord], list[BatchRecord]]:
+    """The ingested batches to read, and those wholly before the window (not read).
+
+    The window ends the day after the newest event ingest recorded; a batch whose last
+    event is before its start cannot give curate a row, so a new day costs one day's read,
+    not the history's. A batch without a recorded range is always read: the window is then
+    computed from the rows as before, and it can only start later than assumed here, so
+    nothing skipped could have been in it.
+    """
+    ingested = [r for r in records if r.status == "ingested"]
+    ranged = [pd.Timestamp(r.last_event) for r in ingested if r.last_event]
+    if days == 0 or not ranged:
+        return ingested, []
+    start = max(ranged).floor("D") + pd.Timedelta(days=1 - days)
+    read, before = [], []
+    for record in ingested:
+        old = record.last_event is not None and pd.Timestamp(record.last_event) < start
+        (before if old else read).append(record)
+    return read, before
 
 
 def split_by_time(
@@ -121,9 +145,15 @@ def find_label_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
 
 
 def curate(
-    ingested: pd.DataFrame, quarantined_ids: Set[str], params: Params
+    ingested: pd.DataFrame,
+    quarantined_ids: Set[str],
+    params: Params,
+    before_window: Sequence[BatchRecord] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, CurationReport]:
-    """From every ingested row to the train and hold-out frames, with the reason for each drop."""
+    """From every ingested row to the train and hold-out frames, with the reason for each drop.
+
+    `before_window`: batches not read because they end before the window (see
+    batches_in_window); their rows are counted as outside the window."""
     contract = params.contract
     time_column = contract.time_column
     frame = ingested.sort_values(["batch", "line"], kind="stable")
@@ -179,10 +209,11 @@ def curate(
     train = train.sort_values(["batch", "line"], kind="stable").reset_index(drop=True)
     holdout = holdout.sort_values(["batch", "line"], kind="stable").reset_index(drop=True)
 
-    per_batch = _per_batch(frame, status)
+    per_batch = _per_batch(frame, status, before_window)
+    unread = sum(r.rows for r in before_window)
     counts = {
-        "ingested_rows": len(frame),
-        "outside_window": int((status == "outside_window").sum()),
+        "ingested_rows": len(frame) + unread,
+        "outside_window": int((status == "outside_window").sum()) + unread,
         "quarantined": int((status == "quarantined").sum()),
         "duplicates": int((status == "duplicate_row_id").sum()),
         "label_issues_dropped": int((status == "label_issue").sum()),
@@ -196,11 +227,16 @@ def curate(
     return train, holdout, report
 
 
-def _per_batch(frame: pd.DataFrame, status: pd.Series) -> list[dict]:
+def _per_batch(
+    frame: pd.DataFrame, status: pd.Series, before_window: Sequence[BatchRecord]
+) -> list[dict]:
     """Rows of each batch by what became of them: the audit trail's per-batch survival."""
     table = pd.crosstab([frame["batch"], frame["batch_md5"]], status)
     out = []
     for (batch, md5), row in table.iterrows():
         counts = {str(k): int(v) for k, v in row.items() if v}
         out.append({"batch": str(batch), "md5": str(md5), "rows": int(row.sum()), **counts})
-    return out
+    for record in before_window:
+        entry = {"batch": record.path, "md5": record.md5, "rows": record.rows}
+        out.append({**entry, "outside_window": record.rows} if record.rows else entry)
+    return sorted(out, key=lambda entry: (entry["batch"], entry["md5"]))

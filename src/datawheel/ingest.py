@@ -35,6 +35,10 @@ class BatchRecord:
     status: str  # "ingested" or "quarantined"
     rows: int = 0
     reason: dict[str, str] = field(default_factory=dict)
+    # The batch's range of event time (ISO, UTC): curate reads only the batches that reach
+    # into its window, so a new day does not re-read the whole history.
+    first_event: str | None = None
+    last_event: str | None = None
 
 
 def list_batches(raw_dir: Path) -> list[Path]:
@@ -254,7 +258,8 @@ def ingest_batches(
             else:
                 frame = with_provenance(typed, name, md5, lines)
                 write_parquet(out_dir / f"{md5}.parquet", frame)
-                records.append(BatchRecord(name, md5, "ingested", rows=len(frame)))
+                first, last = _event_range(frame[contract.time_column])
+                records.append(BatchRecord(name, md5, "ingested", len(frame), {}, first, last))
         if records[-1].status == "ingested":
             keep.add(f"{md5}.parquet")
     for stale in out_dir.glob("*.parquet") if out_dir.exists() else ():
@@ -266,6 +271,12 @@ def ingest_batches(
         {"contract": fingerprint, "batches": {r.path: asdict(r) for r in records}},
     )
     return IngestResult(records, read)
+
+
+def _event_range(times: pd.Series) -> tuple[str | None, str | None]:
+    if times.notna().sum() == 0:
+        return None, None
+    return times.min().isoformat(), times.max().isoformat()
 
 
 def _display_name(path: Path, root: Path) -> str:

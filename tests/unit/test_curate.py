@@ -108,3 +108,42 @@ def test_label_issues_flag_or_drop():
     train_d, _, report_d = curate(frame, set(), drop)
     assert report_d.counts["label_issues_dropped"] == report_f.counts["label_issues_flagged"]
     assert len(train_d) == len(train_f) - report_f.counts["label_issues_flagged"]
+
+
+def test_batches_before_the_window_are_not_read_and_the_result_is_the_same(tmp_path):
+    from datawheel.curate import batches_in_window
+    from datawheel.fileio import write_parquet
+    from datawheel.ingest import BatchRecord, load_ingested
+
+    frame = _days(12, inject=("duplicates@9",))
+    records = []
+    for i, (batch, rows) in enumerate(frame.groupby("batch", sort=True)):
+        write_parquet(tmp_path / f"md5-{i}.parquet", rows)
+        times = rows["event_time"]
+        records.append(
+            BatchRecord(
+                batch,
+                f"md5-{i}",
+                "ingested",
+                len(rows),
+                {},
+                *(t.isoformat() for t in (times.min(), times.max())),
+            )
+        )
+    records.append(BatchRecord("data/raw/bad.csv", "md5-bad", "quarantined"))
+    params = _params(window={"days": 5}, split={"holdout_days": 2})
+
+    read, before = batches_in_window(records, params.window.days)
+    assert [r.path for r in read] == [r.path for r in records[7:12]]
+    assert [r.path for r in before] == [r.path for r in records[:7]]
+
+    everything = curate(frame, set(), params)
+    windowed = curate(load_ingested(tmp_path, read), set(), params, before)
+    pd.testing.assert_frame_equal(everything[0], windowed[0])
+    pd.testing.assert_frame_equal(everything[1], windowed[1])
+    assert everything[2].to_dict() == windowed[2].to_dict()
+
+    # without recorded ranges (an older manifest) every batch is read
+    unranged = [BatchRecord(r.path, r.md5, r.status, r.rows) for r in records]
+    assert batches_in_window(unranged, 5) == (unranged[:12], [])
+    assert batches_in_window(records, 0) == (records[:12], [])
