@@ -98,7 +98,7 @@ def check_leakage(
     train: pd.DataFrame, holdout: pd.DataFrame, id_column: str, check_entities: bool
 ) -> None:
     """Raise LeakageError if a row id, or (optionally) an entity, is in both sets."""
-    shared_rows = sorted(set(train["row_id"]) & set(holdout["row_id"]))
+    shared_rows = sorted(holdout.loc[holdout["row_id"].isin(train["row_id"]), "row_id"].unique())
     if shared_rows:
         raise LeakageError(
             f"{len(shared_rows)} row id(s) in both train and hold-out, e.g. {shared_rows[:5]} "
@@ -106,7 +106,8 @@ def check_leakage(
         )
     if not check_entities:
         return
-    shared = sorted(set(train[id_column].astype(str)) & set(holdout[id_column].astype(str)))
+    train_ids, holdout_ids = train[id_column].astype(str), holdout[id_column].astype(str)
+    shared = sorted(holdout_ids[holdout_ids.isin(train_ids)].unique())
     if shared:
         batches = sorted(set(holdout.loc[holdout[id_column].astype(str).isin(shared), "batch"]))
         raise LeakageError(
