@@ -149,4 +149,6 @@ def _emit(data: dict, markdown: str, as_json: bool, report: Path | None, title: 
         return
     from rich.markdown import Markdown
 
+    if not console.is_terminal:
+        console.width = 160  # a log or a pipe: room for the hashes in the tables
     console.print(Markdown(markdown))
