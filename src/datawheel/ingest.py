@@ -231,6 +231,11 @@ def ingest_batches(
     out_dir holds one Parquet file per batch md5 plus manifest.json; a batch already there
     (same md5, same contract) is not read again, which keeps a new day's cost flat.
     """
+    with RawHashes(root) as hashes:
+        return _ingest(raw_dir, out_dir, quarantine_dir, contract, root, progress, hashes.md5)
+
+
+def _ingest(raw_dir, out_dir, quarantine_dir, contract, root, progress, md5_of) -> IngestResult:
     fingerprint = contract_fingerprint(contract)
     manifest = read_json(out_dir / MANIFEST, default={})
     previous = manifest.get("batches", {}) if manifest.get("contract") == fingerprint else {}
@@ -239,7 +244,7 @@ def ingest_batches(
     keep: set[str] = set()
     for path in progress(list_batches(raw_dir)):
         name = _display_name(path, root)
-        md5 = file_md5(path)
+        md5 = md5_of(path)
         known = previous.get(name)
         if (
             known
@@ -271,6 +276,37 @@ def ingest_batches(
         {"contract": fingerprint, "batches": {r.path: asdict(r) for r in records}},
     )
     return IngestResult(records, read)
+
+
+class RawHashes:
+    """md5 of raw files through DVC's own hashing and state database (keyed by inode, mtime
+    and size, kept in .dvc/tmp), so a batch seen before is not read again only to learn
+    that it is unchanged: the cost of a new day stays flat as the history grows. Outside a
+    DVC project every file is hashed."""
+
+    def __init__(self, root: Path):
+        self.state = None
+        dvc_dir = Path(root) / ".dvc"
+        if dvc_dir.is_dir():
+            from dvc_data.hashfile.state import State
+            from dvc_objects.fs.local import LocalFileSystem
+
+            self.fs = LocalFileSystem()
+            self.state = State(str(Path(root).resolve()), str(dvc_dir / "tmp" / "datawheel"))
+
+    def md5(self, path: Path) -> str:
+        if self.state is None:
+            return file_md5(path)
+        from dvc_data.hashfile.hash import hash_file
+
+        return hash_file(str(path.resolve()), self.fs, "md5", state=self.state)[1].value
+
+    def __enter__(self) -> RawHashes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.state is not None:
+            self.state.close()
 
 
 def _event_range(times: pd.Series) -> tuple[str | None, str | None]:

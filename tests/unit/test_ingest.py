@@ -150,3 +150,23 @@ def test_removed_batch_drops_its_output(tmp_path):
     assert [b.path for b in result.batches] == ["raw/2026-03-02.csv"]
     assert len(list(out.glob("*.parquet"))) == 1
     assert isinstance(load_ingested(out, result.batches), pd.DataFrame)
+
+
+def test_raw_hashes_come_from_dvc_state_and_follow_changes(tmp_path):
+    from datawheel.fileio import file_md5
+    from datawheel.ingest import RawHashes
+
+    (tmp_path / ".dvc").mkdir()
+    batch = tmp_path / "day.csv"
+    batch.write_text("a,b\n1,2\n")
+    with RawHashes(tmp_path) as hashes:
+        assert hashes.md5(batch) == file_md5(batch)
+    assert (tmp_path / ".dvc/tmp/datawheel").is_dir()  # the state database, not an output
+    batch.write_text("a,b\n1,2\n3,4\n")
+    with RawHashes(tmp_path) as hashes:
+        assert hashes.md5(batch) == file_md5(batch)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.csv").write_text("x\n")
+    with RawHashes(outside) as hashes:  # not a DVC project: hashed each time
+        assert hashes.md5(outside / "x.csv") == file_md5(outside / "x.csv")
