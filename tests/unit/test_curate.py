@@ -147,3 +147,13 @@ def test_batches_before_the_window_are_not_read_and_the_result_is_the_same(tmp_p
     unranged = [BatchRecord(r.path, r.md5, r.status, r.rows) for r in records]
     assert batches_in_window(unranged, 5) == (unranged[:12], [])
     assert batches_in_window(records, 0) == (records[:12], [])
+
+
+def test_shared_values_are_the_sorted_intersection_as_text():
+    from datawheel.curate import shared_values
+
+    left = pd.Series(["b", "a", "c", "a"], dtype="str")
+    right = pd.Series(["c", "x", "a", "c"], dtype="str")
+    assert shared_values(left, right) == ["a", "c"]
+    assert shared_values(pd.Series([1, 2]), pd.Series([2, 3])) == ["2"]
+    assert shared_values(left, pd.Series([], dtype="str")) == []
