@@ -171,23 +171,17 @@ def _validation(validation: dict[str, Any]) -> str:
 
 
 def _gate(trace: dict[str, Any]) -> str:
+    from datawheel.gate import render_gate_json
+
+    flat = flatten(trace["metrics"] or {})
     gate = trace["gate"]
-    metrics = trace["metrics"] or {}
-    flat = flatten(metrics)
-    lines = [
-        f"Gate decision: **{gate.get('decision')}** on {gate.get('primary_metric')}.",
-        "",
-        table(["metric", "value"], [[k, _number(v)] for k, v in flat.items()]),
-    ]
-    if gate.get("checks"):
-        lines += [
+    return "\n".join(
+        [
+            table(["metric", "value"], [[k, _number(v)] for k, v in flat.items()]),
             "",
-            table(
-                ["check", "passed", "detail"],
-                [[c.get("name"), c.get("passed"), c.get("detail")] for c in gate["checks"]],
-            ),
+            render_gate_json(gate) if gate else "No gate decision recorded at this commit.",
         ]
-    return "\n".join(lines)
+    )
 
 
 def _promotion(promotion: dict[str, Any] | None) -> str:

@@ -370,3 +370,12 @@ def render_decision(decision: GateDecision) -> str:
         result = "pass" if check.passed else "**FAIL**"
         lines.append(f"| {_cell(check.name)} | {result} | {_cell(check.detail)} |")
     return "\n".join(lines) + "\n"
+
+
+def render_gate_json(gate: dict[str, Any]) -> str:
+    """render_decision of a gate.json as read back, or a line saying it is not in that form."""
+    try:
+        decision = GateDecision.from_dict(gate)
+    except (KeyError, TypeError) as exc:
+        return f"gate.json is not in the expected form ({exc!r}); see the `dvc repro` log."
+    return render_decision(decision)

@@ -75,7 +75,9 @@ def render_summary(inputs: SummaryInputs, model_name: str = "the model") -> str:
     if inputs.metrics:
         sections.append(_metrics_section(inputs.metrics, inputs.gate))
     if inputs.gate:
-        sections.append("### Gate\n\n" + _gate_markdown(inputs.gate))
+        from datawheel.gate import render_gate_json  # numpy and sklearn only when needed
+
+        sections.append("### Gate\n\n" + render_gate_json(inputs.gate))
     if inputs.validation:
         sections.append(_validation_section(inputs.validation, inputs.reports))
     if inputs.problems:
@@ -155,17 +157,6 @@ def _bootstrap_line(bootstrap: dict[str, Any]) -> str:
         f"[{_fmt(bootstrap.get('ci_low'), True)}, {_fmt(bootstrap.get('ci_high'), True)}] "
         f"over {resamples} paired bootstrap resamples of the hold-out."
     )
-
-
-def _gate_markdown(gate: dict[str, Any]) -> str:
-    """The gate's own rendering (`datawheel.gate.render_decision`) of gate.json."""
-    from datawheel.gate import GateDecision, render_decision
-
-    try:
-        decision = GateDecision.from_dict(gate)
-    except (KeyError, TypeError) as exc:
-        return f"gate.json is not in the expected form ({exc!r}); see the `dvc repro` log."
-    return render_decision(decision)
 
 
 def _validation_failed(validation: dict[str, Any] | None) -> bool:

@@ -17,7 +17,6 @@ A forward trace reads a handful of small git blobs, so it does not grow with the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -155,19 +154,20 @@ class Tracer:
         if version:
             return self._version_target(version, "commit")
         for tag in self.versions():
-            if self._version_target(tag.version or "", "source commit").source == commit:
-                return self._version_target(tag.version or "", "source commit")
+            target = self._version_target(tag.version or "", "source commit")
+            if target.source == commit:
+                return target
         return Target(self.name, None, commit, commit, "commit")
 
     def _version_by_model_md5(self, md5: str) -> str | None:
         for tag in reversed(self.versions()):
-            card = self.project.at(tag.commit).read_json(self._card_path(tag.commit), default={})
-            if (card or {}).get("model", {}).get("md5") == md5:
+            if self._card(tag.commit).get("model", {}).get("md5") == md5:
                 return tag.version
         return None
 
-    def _card_path(self, commit: str) -> str:
-        return self.project.at(commit).params().paths.card
+    def _card(self, commit: str) -> dict[str, Any]:
+        at = self.project.at(commit)
+        return at.read_json(at.params().paths.card, default={}) or {}
 
     # --- forward trace -----------------------------------------------------------------
 
@@ -212,13 +212,7 @@ class Tracer:
             "curation": curation.get("counts", {}),
             "validation": validation_summary(validation),
             "metrics": metrics,
-            "gate": {
-                "decision": gate.get("decision"),
-                "primary_metric": gate.get("primary_metric"),
-                "reasons": gate.get("reasons", []),
-                "checks": gate.get("checks", []),
-                "bootstrap": gate.get("bootstrap"),
-            },
+            "gate": gate,
             "promotion": self._promotion(target),
             "libraries": card.get("libraries", {}),
             "consistency": consistency(card, stages, model_md5, lock_model_md5, target, at),
@@ -260,10 +254,7 @@ class Tracer:
 
         at = self.project.at(target.commit)
         params = at.params()
-        frames = []
-        for name, frame in curated_frames(at).items():
-            frame = frame.assign(set=name)
-            frames.append(frame)
+        frames = [frame.assign(set=name) for name, frame in curated_frames(at).items()]
         rows = pd.concat(frames, ignore_index=True)
         curation = at.read_json(f"{params.paths.reports}/curation.json", default={}) or {}
         flagged = {r["row_id"] for r in curation.get("flagged", [])}
@@ -283,8 +274,7 @@ class Tracer:
         ever, now = self.prod_versions()
         uses = []
         for tag in self.versions():
-            card = self.project.at(tag.commit).read_json(self._card_path(tag.commit), default={})
-            for entry in ((card or {}).get("data") or {}).get("batches", []):
+            for entry in (self._card(tag.commit).get("data") or {}).get("batches", []):
                 if not _same_batch(entry["batch"], wanted):
                     continue
                 train = int(entry.get("train", 0)) + int(entry.get("train_label_issue", 0))
@@ -501,10 +491,3 @@ def consistency(
         }
     )
     return checks
-
-
-def versions_table(uses: Iterable[VersionUse]) -> list[dict[str, Any]]:
-    return [u.to_dict() for u in uses]
-
-
-ProgressFn = Callable[[list[Any]], Iterable[Any]]
