@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,20 @@ def test_nothing_written_without_the_variable(in_project, monkeypatch):
     monkeypatch.setattr(stagerun, "open", lambda *a, **k: opened.append(a), raising=False)
     run_stage("trivial", lambda params: None)
     assert opened == []
+
+
+def test_process_age_counts_from_the_process_start_not_the_boot_second():
+    """A child that sleeps, then reports its age: at least the sleep, and no more than the
+    parent saw pass around the whole child (plus one clock tick of rounding)."""
+    script = (
+        "import time; time.sleep(0.3); "
+        "from datawheel.stagerun import _process_age; print(_process_age())"
+    )
+    before = time.monotonic()
+    age = float(
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    elapsed = time.monotonic() - before
+    assert 0.3 <= age <= elapsed + 0.02
