@@ -74,9 +74,19 @@ def _process_age() -> float:
     in whole seconds, so stage times came out up to a second long."""
     try:
         with open("/proc/self/stat", encoding="ascii") as handle:
-            start_ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+            stat = handle.read()
+        return age_from_stat(
+            stat, time.clock_gettime(time.CLOCK_BOOTTIME), os.sysconf("SC_CLK_TCK")
+        )
     except (OSError, AttributeError, ValueError, IndexError):
         import psutil  # a DVC dependency
 
         return time.time() - psutil.Process().create_time()
+
+
+def age_from_stat(stat: str, boot_clock: float, ticks_per_second: int) -> float:
+    """A process's age from its /proc/PID/stat line and the boot clock. The name field can
+    hold spaces and parentheses, so fields are counted after its last ')'; starttime is
+    field 22 of proc(5), the 20th after the name."""
+    start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    return boot_clock - start_ticks / ticks_per_second
