@@ -34,14 +34,14 @@ def read_champion(path: Path) -> Champion | None:
 
 
 def load_champion_model(champion: Champion, root: Path = Path(".")):
-    """The champion's model, fetched by md5 through DVC and checked before it is loaded."""
-    from datawheel.dvcio import fetch_file_bytes
+    """The champion's model, fetched by its recorded md5 and checked before it is loaded."""
+    from datawheel.dvcio import fetch_by_md5
     from datawheel.modelio import load_model
 
-    # The version tag marks the promotion commit, whose dvc.lock records this model; the
-    # source commit's lock may still name the model before it.
-    rev = champion.tags[0] if champion.tags else champion.commit
-    data = fetch_file_bytes(champion.model_path, rev, champion.model_md5, root)
+    # By md5 alone, never through a git revision: `dvc exp run --temp` and `--queue` run in
+    # a workspace whose git repository has no tags and only the experiment's own commits.
+    label = f"{champion.model_path} (champion {champion.version})"
+    data = fetch_by_md5(champion.model_md5, label, root)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "champion.skops"
         path.write_bytes(data)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from datawheel.errors import IntegrityError
-from datawheel.fileio import file_md5
+from datawheel.errors import IntegrityError, MissingObjectError
 
 
 def pointer_md5(pointer: Path) -> str | None:
@@ -29,23 +29,58 @@ def cached_object(md5: str, root: Path = Path(".")) -> Path | None:
     return path if path.is_file() else None
 
 
-def fetch_file_bytes(path: str, rev: str, md5: str, root: Path = Path(".")) -> bytes:
-    """A DVC-tracked file's bytes at a revision, from the local cache or the remote, verified."""
-    local = cached_object(md5, root)
-    if local is not None:
-        if file_md5(local) != md5:
+def fetch_by_md5(md5: str, label: str, root: Path = Path("."), repo: Any = None) -> bytes:
+    """A DVC-tracked file's bytes by its md5 alone: the local cache, else the default remote.
+
+    No git revision is needed, so this works where revisions and tags are missing (a
+    `dvc exp run --temp` or `--queue` workspace has neither). The bytes are checked against
+    the md5 before they are returned; `label` names the file in errors. `repo`: an open DVC
+    Repo to reuse, else one is opened at `root`.
+    """
+    if repo is None:
+        from dvc.repo import Repo
+
+        with Repo(str(root)) as opened:
+            return fetch_by_md5(md5, label, repo=opened)
+    local = Path(repo.cache.local.oid_to_path(md5))
+    if local.is_file():
+        data = local.read_bytes()
+        if hashlib.md5(data).hexdigest() != md5:
             raise IntegrityError(
-                f"{path}: the DVC cache object for md5 {md5} is corrupted "
+                f"{label}: the DVC cache object for md5 {md5} is corrupted "
                 f"(rule: cache_integrity); delete {local} and run `dvc pull`"
             )
-        return local.read_bytes()
-    import dvc.api
-
-    data = dvc.api.read(path, repo=str(root), rev=rev, mode="rb")
+        return data
+    remote, data = _remote_bytes(repo, md5, label)
     actual = hashlib.md5(data).hexdigest()
     if actual != md5:
         raise IntegrityError(
-            f"{path}@{rev}: expected md5 {md5}, the DVC remote gave {actual} "
+            f"{label}: expected md5 {md5}, the DVC remote {remote!r} gave {actual} "
             "(rule: remote_integrity)"
         )
     return data
+
+
+def _remote_bytes(repo: Any, md5: str, label: str) -> tuple[str, bytes]:
+    """The object's bytes from the default remote's object store, read by hash into memory:
+    nothing unverified reaches the local cache (a `dvc pull` would store it there first)."""
+    from dvc.config import NoRemoteError
+    from dvc.exceptions import DvcException
+
+    name = repo.config["core"].get("remote")
+    try:
+        odb = repo.cloud.get_remote_odb(command="fetch")
+        obj = odb.get(md5)
+        return name, obj.fs.cat_file(obj.path)
+    except NoRemoteError:
+        raise MissingObjectError(
+            f"{label} (md5 {md5}) is not in the local DVC cache and no default DVC remote is "
+            "set; add one (`dvc remote add -d NAME URL`) and run `dvc pull`"
+        ) from None
+    except (OSError, DvcException) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MissingObjectError(
+            f"{label} (md5 {md5}) is neither in the local DVC cache nor on the DVC remote "
+            f"{name!r} ({reason}); run `dvc pull` where the remote is reachable (check it "
+            "with `dvc remote list`), or `dvc push` from the clone that made it"
+        ) from None

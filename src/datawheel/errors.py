@@ -39,6 +39,12 @@ class IntegrityError(DatawheelError):
     exit_code = 6
 
 
+class MissingObjectError(DatawheelError):
+    """A DVC-tracked file is neither in the local DVC cache nor on the DVC remote."""
+
+    exit_code = 1
+
+
 EXIT_CODES = {
     0: "success",
     1: "unexpected error (rerun with --debug for the traceback)",
