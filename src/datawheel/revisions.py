@@ -4,11 +4,11 @@ Git-tracked files (params.yaml, expectations/, dvc.lock, reports/*.json) are rea
 revision's git tree. DVC-tracked data is found through DVC's own records at that revision:
 the `.dvc` pointer or dvc.lock entry gives the output's md5; for a directory (`data/raw`)
 that md5 names a `.dir` object, the JSON manifest of {relpath, md5} of every file in it, so
-listing a revision's batches reads one small object and no data. Objects come from the local
-DVC cache (`Repo.cache.local`); what the cache lacks is read through
-`dvc.api.DVCFileSystem(repo, rev=...)`, which fetches it from the revision's DVC remote.
-So a CI job that checked out HEAD, ran `dvc pull` (or nothing) and `git fetch`ed the base
-commit can read both. Every object read is checked against its md5.
+listing a revision's batches reads one small object and no data. A file's bytes are read by
+its md5 (`datawheel.dvcio.fetch_by_md5`): the local DVC cache, else the default DVC remote's
+object store; a manifest the cache lacks is listed through `dvc.api.DVCFileSystem(repo,
+rev=...)`. So a CI job that checked out HEAD, ran `dvc pull` (or nothing) and `git fetch`ed
+the base commit can read both. Every object read is checked against its md5.
 
 Pipeline results (dvc.lock, reports/*.json, models/*.json) of the commit that is checked out
 are read from the working tree when asked (`worktree=True`): a pull request's CI job runs
@@ -18,7 +18,6 @@ Data, params and suites always come from the commit itself.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 from dataclasses import dataclass, field
@@ -27,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from datawheel.errors import DataContractError, DatawheelError, IntegrityError, ParamsError
+from datawheel.errors import (
+    DataContractError,
+    DatawheelError,
+    MissingObjectError,
+    ParamsError,
+)
 from datawheel.params import Contract, Params, parse_params
 
 if TYPE_CHECKING:  # pandas and the ingest machinery load when data is read, not to read git
@@ -308,28 +312,12 @@ class Revision:
 
     def read_tracked(self, item: TrackedFile) -> bytes:
         """A DVC-tracked file's bytes, from the local cache or the remote, checked by md5."""
-        cached = self.project.cached_path(item.md5)
-        source = "the local DVC cache"
-        if cached is not None:
-            data = cached.read_bytes()
-        else:
-            source = "the DVC remote"
-            fs = self.project.filesystem(self.commit)
-            try:
-                data = fs.cat_file(item.path)
-            except (OSError, *_dvc_errors()) as exc:
-                raise RevisionError(
-                    f"{item.path}@{self.short} (md5 {item.md5}) is neither in the local DVC "
-                    f"cache nor on the DVC remote ({exc}); check the remote and your access to "
-                    "it (`dvc remote list`), or `dvc push` from the clone that added the data"
-                ) from None
-        actual = hashlib.md5(data).hexdigest()
-        if actual != item.md5:
-            raise IntegrityError(
-                f"{item.path}@{self.short}: expected md5 {item.md5}, {source} gave {actual} "
-                "(rule: object_integrity)"
-            )
-        return data
+        from datawheel.dvcio import fetch_by_md5
+
+        try:
+            return fetch_by_md5(item.md5, f"{item.path}@{self.short}", repo=self.project.dvc)
+        except MissingObjectError as exc:
+            raise RevisionError(str(exc)) from None
 
     def read_parquet(self, path: str) -> pd.DataFrame | None:
         """A DVC-tracked Parquet file at this commit (e.g. data/curated/train.parquet)."""
