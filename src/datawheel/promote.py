@@ -103,7 +103,9 @@ def promote(
     if gate is None:
         raise DatawheelError(f"{params.paths.reports}/gate.json: not found; run `dvc repro` first")
     if gate["decision"] != "promote":
-        return Outcome(HELD, hold_paragraph(gate), gate=gate)
+        champion = read_champion(root / params.paths.champion)
+        previous = champion.version if champion else None
+        return Outcome(HELD, hold_paragraph(gate, previous), previous=previous, gate=gate)
     validation = read_json(root / params.paths.reports / "validation.json") or {}
     try:
         if not validation.get("passed"):
@@ -119,7 +121,7 @@ def promote(
     registry = read_registry(root)
     champion = read_champion(root / params.paths.champion)
     source = git("rev-parse", "HEAD")
-    bump = _bump(git, params, champion.commit if champion else None)
+    bump = bump_kind(root, params, champion.commit if champion else None)
     version = next_version(registry.latest(name), bump)
     card = read_json(root / params.paths.card)
     record = _champion_record(params, version, source, card, gate, champion, bump)
@@ -232,14 +234,33 @@ def rollback(
     )
 
 
-def hold_paragraph(gate: dict) -> str:
-    """Why the gate held, in one paragraph."""
-    reasons = " ".join(r if r.endswith(".") else f"{r}." for r in gate.get("reasons", []))
-    champion = (gate.get("champion") or {}) and "the current champion stays in prod"
+def hold_paragraph(gate: dict, champion: str | None = None) -> str:
+    """Why the gate held and what stays in prod, in one paragraph of whole sentences."""
+    if champion:
+        stays = f"the champion {champion} stays in prod"
+    elif gate.get("champion"):
+        stays = "the current champion stays in prod"
+    else:
+        stays = "there is no champion yet"
+    reasons = [r.strip() for r in gate.get("reasons") or [] if r.strip()]
+    label = "Reason:" if len(reasons) == 1 else "Reasons:"
+    why = f"{label} {reasons_text(reasons)}" if reasons else "The gate gave no reason."
     return (
-        f"Held: the candidate was not promoted. {reasons} "
-        f"{champion or 'There is no champion yet'}; nothing was committed, tagged or pushed."
+        f"Held: the candidate was not promoted and {stays}. {why} "
+        "Nothing was committed, tagged or pushed."
     )
+
+
+def reasons_text(reasons: list[str]) -> str:
+    """The gate's reasons, each ending in a full stop, numbered when there are several.
+
+    A reason may start with a metric name (`roc_auc ...`), which must keep its case: so it
+    follows a label or a number, never opens a sentence of its own.
+    """
+    stopped = [r if r.endswith(".") else f"{r}." for r in (r.strip() for r in reasons) if r]
+    if len(stopped) == 1:
+        return stopped[0]
+    return " ".join(f"({number}) {reason}" for number, reason in enumerate(stopped, 1))
 
 
 def _check_lock_is_fresh(root: Path) -> None:
@@ -283,10 +304,14 @@ def _params_sections_at(git: _Git, rev: str) -> dict:
         return {}
 
 
-def _bump(git: _Git, params: Params, champion_commit: str | None) -> str:
-    """MAJOR when the contract, model params, stages or suites changed since the champion."""
+def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str = "HEAD") -> str:
+    """MAJOR when the contract, model params, stages or suites changed since the champion.
+
+    `params` are those of `head`: promote asks at HEAD, the pull-request report at its head.
+    """
     if champion_commit is None:
         return "major"
+    git = _Git(root)
     before = _params_sections_at(git, champion_commit)
     now = params.model_dump(mode="json", by_alias=True)
     if any(before.get(section) != now.get(section) for section in MAJOR_SECTIONS):
@@ -297,7 +322,7 @@ def _bump(git: _Git, params: Params, champion_commit: str | None) -> str:
             "diff",
             "--quiet",
             champion_commit,
-            "HEAD",
+            head,
             "--",
             *MAJOR_PATHS,
             ":(exclude,glob)**/__pycache__/**",

@@ -40,6 +40,7 @@ from typing import Any
 from datawheel.diff import DataDiff, compare_revisions
 from datawheel.drift import ColumnDrift, ColumnSummary, DriftReport, plot_shifted
 from datawheel.fileio import to_json, write_text
+from datawheel.params import Model
 from datawheel.revisions import LoadedBatch, Project, Revision, TrackedFile
 from datawheel.validate import (
     INGEST_SUITE,
@@ -334,6 +335,7 @@ class ModelImpact:
     available: bool
     note: str = ""
     fresh: bool = False
+    problems: list[str] = field(default_factory=list)
     primary_metric: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     base_candidate: dict[str, Any] | None = None
@@ -410,6 +412,7 @@ def model_impact(project: Project, diff: DataDiff) -> ModelImpact:
         available=True,
         note=note,
         fresh=state.fresh,
+        problems=state.problems,
         primary_metric=metric,
         metrics=metrics,
         base_candidate=base_metrics,
@@ -417,6 +420,134 @@ def model_impact(project: Project, diff: DataDiff) -> ModelImpact:
         segments=segment_deltas(segments, metric),
         gate=gate,
     )
+
+
+# --- what merging would do --------------------------------------------------------------
+
+
+@dataclass
+class Merge:
+    """What merging would do to prod: `datawheel promote`'s decision on HEAD's results."""
+
+    decision: str  # promote, hold, or unknown: no gate decision at HEAD to go by
+    model_name: str
+    version: str | None = None  # the version promote would create
+    bump: str | None = None  # major or minor, by promote's own rule
+    champion: str | None = None  # the version in prod now, from HEAD's champion.json
+    reasons: list[str] = field(default_factory=list)
+    estimator: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+
+    @property
+    def headline(self) -> str:
+        """The sentence's lead, what a reviewer reads first: the decision, and the version."""
+        if self.decision == "promote":
+            bump = (self.bump or "?").upper()
+            return f"Merging promotes {self.model_name} {self.version} ({bump}) to prod"
+        return "Merging holds:" if self.decision == "hold" else "Merging cannot be judged:"
+
+    @property
+    def detail(self) -> str:
+        """The rest of the sentence: what it replaces, or why not; whole sentences."""
+        from datawheel.promote import reasons_text
+
+        if self.decision == "promote":
+            return f", replacing {self.champion}." if self.champion else ", its first version."
+        if self.decision == "hold":
+            stays = (
+                f"The champion {self.champion} stays in prod."
+                if self.champion
+                else "There is no champion yet."
+            )
+            return f" {reasons_text(self.reasons)} {stays}"
+        return " " + " ".join(self.reasons)
+
+    @property
+    def sentence(self) -> str:
+        return self.headline + self.detail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "sentence": self.sentence}
+
+
+def judge_merge(
+    model: ModelImpact,
+    model_name: str,
+    champion: str | None,
+    release: tuple[str, str] | None,
+    shipped: Model,
+    failed_batches: list[str] | None = None,
+) -> Merge:
+    """What merging would do, from HEAD's gate decision if it is HEAD's own; pure.
+
+    `release` is (version, bump) as promote would make them, `shipped` HEAD's model params,
+    `failed_batches` the batches that fail validation at HEAD (None: not known).
+    """
+    model_params = {
+        "estimator": shipped.estimator,
+        "params": shipped.estimator_params,
+        "seed": shipped.seed,
+    }
+    gate = model.gate if model.available and model.fresh else None
+    if gate is None or gate.get("decision") not in ("promote", "hold"):
+        reasons = [_unjudged_reason(model, failed_batches)]
+        return Merge("unknown", model_name, champion=champion, reasons=reasons, **model_params)
+    if gate["decision"] == "hold":
+        reasons = [str(r) for r in gate.get("reasons") or []] or ["The gate gave no reason."]
+        return Merge("hold", model_name, champion=champion, reasons=reasons, **model_params)
+    if release is None:
+        raise ValueError("a gate that promotes needs the version promote would create")
+    version, bump = release
+    reasons = [str(r) for r in gate.get("reasons") or []]
+    return Merge("promote", model_name, version, bump, champion, reasons, **model_params)
+
+
+def _unjudged_reason(model: ModelImpact, failed_batches: list[str] | None) -> str:
+    if failed_batches:
+        return (
+            f"data validation fails at HEAD ({_names(failed_batches, 3)}), so the pipeline "
+            "stops before training and there is no gate decision; see `reports/validation.md`."
+        )
+    if not model.available:
+        return f"there is no gate decision at HEAD. {model.note}"
+    if model.gate is not None and not model.fresh:
+        problems = "; ".join(model.problems) or "the results were made for another commit"
+        return (
+            f"the gate decision at HEAD is stale ({problems}); run `dvc repro` and commit the "
+            "results."
+        )
+    return "reports/gate.json at HEAD holds no promote or hold decision."
+
+
+def _failed_batches(revision: Revision, readable: bool) -> list[str] | None:
+    """Batches failing validation in HEAD's own validation.json (made for its batches)."""
+    if not readable or fresh_validation(revision, revision.raw_batches()) is None:
+        return None
+    stored = revision.read_json(f"{revision.params().paths.reports}/validation.json", worktree=True)
+    if stored.get("passed", True):
+        return []
+    return [str(b) for b in stored.get("failed_batches") or []] or ["a batch"]
+
+
+def merge_outcome(project: Project, diff: DataDiff, model: ModelImpact) -> Merge:
+    """What merging HEAD would do: the gate at HEAD, the version promote would create."""
+    from datawheel.promote import bump_kind
+    from datawheel.registry import next_version, read_registry
+
+    head = project.at(diff.head_commit)
+    params = head.params()
+    name = params.registry.model_name
+    pointer = head.read_json(params.paths.champion, default={}, worktree=True)
+    pointer = pointer if isinstance(pointer, dict) else {}
+    champion = pointer.get("version") or None
+    release = None
+    if model.available and model.fresh and (model.gate or {}).get("decision") == "promote":
+        commit = pointer.get("commit") if champion else None
+        bump = bump_kind(project.root, params, commit, head.commit)
+        release = (next_version(read_registry(project.root).latest(name), bump), bump)
+    failed = None if model.fresh else _failed_batches(head, not diff.data_error)
+    return judge_merge(model, name, champion, release, params.model, failed)
 
 
 # --- the report --------------------------------------------------------------------------
@@ -429,6 +560,7 @@ class Report:
     diff: DataDiff
     tests: DataTests | None = None
     model: ModelImpact | None = None
+    merge: Merge | None = None
     plots: list[str] = field(default_factory=list)
 
     @property
@@ -449,6 +581,7 @@ class Report:
                 "diff": self.diff.to_dict(),
                 "tests": None if self.tests is None else self.tests.to_dict(),
                 "model": None if self.model is None else self.model.to_dict(),
+                "merge": None if self.merge is None else self.merge.to_dict(),
                 "plots": list(self.plots),
             }
         )
@@ -470,13 +603,16 @@ def json_safe(value: Any) -> Any:
 def build_report(
     repo: str | Path, base: str, head: str = "HEAD", tests: bool = True, model: bool = True
 ) -> Report:
-    """Diff the data of two revisions, run or read the data tests, read the model impact."""
+    """Diff the data of two revisions, run or read the data tests, read the model impact
+    and what merging would do to prod."""
     with Project(repo) as project:
         diff = compare_revisions(project, base, head)
+        impact = model_impact(project, diff) if model else None
         return Report(
             diff=diff,
             tests=data_tests(project, diff) if tests else None,
-            model=model_impact(project, diff) if model else None,
+            model=impact,
+            merge=None if impact is None else merge_outcome(project, diff, impact),
         )
 
 
@@ -1001,6 +1137,22 @@ def _model_lines(model: ModelImpact, cap: int) -> list[str]:
     return lines
 
 
+def merge_markdown(merge: Merge) -> str:
+    """What merging would do, as one Markdown paragraph: the decision in bold, then the model."""
+    text = f"**{_cell(merge.headline)}**{_cell(merge.detail)}"
+    if merge.estimator is None:
+        return text
+    settings = [_code(f"{key}={value}") for key, value in merge.params.items()]
+    if merge.seed is not None:
+        settings.append(f"seed {merge.seed}")
+    model = _code(merge.estimator) + (f" ({', '.join(settings)})" if settings else "")
+    what = {
+        "promote": "It ships",
+        "hold": "The candidate held back is",
+    }.get(merge.decision, "HEAD's params.yaml trains")
+    return f"{text} {what} {model}."
+
+
 def _batch_lines(diff: DataDiff, cap: int) -> list[str]:
     if not diff.batches or not cap:
         return []
@@ -1106,8 +1258,10 @@ def _render(report: Report, cap: int) -> str:
     lines = [
         f"## {_ICONS[level]} Data review: `{diff.base_commit[:8]}` → `{diff.head_commit[:8]}`",
         "",
-        f"**{_cell(headline)}**",
     ]
+    if report.merge is not None:
+        lines += [merge_markdown(report.merge), ""]
+    lines.append(f"**{_cell(headline)}**")
     if findings:
         lines.append("")
         n = max(cap, 3)

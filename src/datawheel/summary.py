@@ -22,6 +22,11 @@ HEADLINES = {
     "refused": "Refused: nothing was promoted",
     "error": "Promotion failed with an error: nothing was promoted",
 }
+# An outcome without `previous`: promote found no champion in models/champion.json.
+FIRST_HEADLINES = {
+    "promoted": "Promoted {name} {version}, the first version in prod",
+    "held": "Held: no model was promoted, there is no champion yet",
+}
 
 
 @dataclass(frozen=True)
@@ -89,12 +94,10 @@ def _headline(inputs: SummaryInputs, model_name: str) -> str:
     promotion, gate = inputs.promotion, inputs.gate
     if promotion and promotion.get("result") in HEADLINES:
         result, previous = promotion["result"], promotion.get("previous")
-        if result == "held" and not previous:
-            title = "Held: no model was promoted, there is no champion yet"
-        else:
-            title = HEADLINES[result].format(
-                name=model_name, version=promotion.get("version") or "", previous=previous
-            )
+        template = HEADLINES[result] if previous else FIRST_HEADLINES.get(result, HEADLINES[result])
+        title = template.format(
+            name=model_name, version=promotion.get("version") or "", previous=previous
+        )
         message = str(promotion.get("message") or "").strip()
         return f"## {title}\n\n{message}" if message else f"## {title}"
     if gate:

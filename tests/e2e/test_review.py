@@ -346,6 +346,7 @@ def test_model_impact_and_drift_as_a_retraining_trigger(project: Project, tmp_pa
     dvc("push", "--quiet", cwd=project.root)
     write_champion(project, "v1.0.0")
     base = project.commit("champion: v1.0.0")
+    project.git.git.tag("--annotate", "churn-model@v1.0.0", base, "--message", "v1.0.0")
 
     project.add_days(10, 1)
     project.commit_data("data: day 11")
@@ -385,6 +386,14 @@ def test_model_impact_and_drift_as_a_retraining_trigger(project: Project, tmp_pa
     assert "validation.json` at BASE" in report.tests.base_source
     markdown = render_markdown(report)
     assert "### Model impact" in markdown and "Champion v1.0.0" in markdown
+    if model.gate["decision"] == "promote":  # new data only since the champion: MINOR
+        assert report.merge.sentence == (
+            "Merging promotes churn-model v1.1.0 (MINOR) to prod, replacing v1.0.0."
+        )
+    else:
+        assert report.merge.sentence.startswith("Merging holds: ")
+        assert report.merge.sentence.endswith("The champion v1.0.0 stays in prod.")
+    assert markdown.splitlines()[2].startswith(f"**{report.merge.headline}**")
     assert "per segment" in markdown
     html = render_html(markdown)
     assert "<td><strong>roc_auc</strong></td>" in html

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+from dataclasses import replace
+from pathlib import Path
 
 import cmarkgfm
 import numpy as np
@@ -18,19 +22,22 @@ from datawheel.diff import (
     row_diff,
 )
 from datawheel.drift import compare
-from datawheel.params import Drift
+from datawheel.params import Drift, Model
 from datawheel.report import (
     LIMIT,
+    Merge,
     ModelImpact,
     Report,
     assess,
     compare_tests,
     failing_rules,
+    judge_merge,
+    merge_outcome,
     render_markdown,
     segment_deltas,
     truncate,
 )
-from datawheel.revisions import TrackedFile
+from datawheel.revisions import Project, TrackedFile
 from datawheel.validate import BatchValidation, ExpectationOutcome
 
 KINDS = {"x": "numeric", "colour": "categorical"}
@@ -200,3 +207,168 @@ def test_truncate_closes_open_details_and_says_so():
     assert "Truncated" in cut
     assert re.search(r"\| row \d+ \|\n\n?</details>", cut)
     assert truncate("short", 100) == "short"
+
+
+# --- what merging would do ---------------------------------------------------------------
+
+SHIPPED = Model(
+    estimator="hist_gradient_boosting",
+    seed=42,
+    hist_gradient_boosting={"learning_rate": 0.1, "max_iter": 200},
+)
+HOLD_REASONS = [
+    "roc_auc improvement +0.0010, 95% CI [-0.0100, +0.0120] over 1000 paired resamples "
+    "(candidate 0.8211 vs champion 0.8201): the lower bound is not above the margin 0, "
+    "so the improvement over the champion is not established.",
+    "Guardrail log_loss regressed by 0.0300 (candidate 0.4500 vs champion 0.4200), "
+    "more than the tolerated 0.02.",
+]
+
+
+def impact(decision: str | None, fresh: bool = True, reasons=()) -> ModelImpact:
+    if decision is None:
+        return ModelImpact(
+            False,
+            "The pipeline has not run at HEAD (no evaluate stage in dvc.lock): run "
+            "`dvc repro` and commit dvc.lock and reports/ to see the model impact.",
+        )
+    gate = {"decision": decision, "primary_metric": "roc_auc", "checks": [], "reasons": reasons}
+    problems = [] if fresh else ["stage ingest ran on other raw data than `data/raw` holds"]
+    return ModelImpact(True, fresh=fresh, problems=problems, primary_metric="roc_auc", gate=gate)
+
+
+def first_lines(merge: Merge, count: int = 3) -> list[str]:
+    markdown = render_markdown(Report(make_diff(), merge=merge))
+    return markdown.splitlines()[:count]
+
+
+def test_merging_promotes_a_minor_version_over_the_champion():
+    merge = judge_merge(impact("promote"), "churn-model", "v1.2.0", ("v1.3.0", "minor"), SHIPPED)
+    assert (
+        merge.sentence == "Merging promotes churn-model v1.3.0 (MINOR) to prod, replacing v1.2.0."
+    )
+    assert (merge.decision, merge.version, merge.bump) == ("promote", "v1.3.0", "minor")
+    assert merge.estimator == "hist_gradient_boosting"
+    assert merge.params == {"learning_rate": 0.1, "max_iter": 200} and merge.seed == 42
+    assert first_lines(merge)[2] == (
+        "**Merging promotes churn-model v1.3.0 (MINOR) to prod**, replacing v1.2.0. It ships "
+        "`hist_gradient_boosting` (`learning_rate=0.1`, `max_iter=200`, seed 42)."
+    )
+
+
+def test_merging_promotes_a_major_version_and_a_first_version():
+    major = judge_merge(impact("promote"), "churn-model", "v1.2.0", ("v2.0.0", "major"), SHIPPED)
+    assert (
+        major.sentence == "Merging promotes churn-model v2.0.0 (MAJOR) to prod, replacing v1.2.0."
+    )
+    first = judge_merge(impact("promote"), "churn-model", None, ("v1.0.0", "major"), SHIPPED)
+    assert (
+        first.sentence == "Merging promotes churn-model v1.0.0 (MAJOR) to prod, its first version."
+    )
+    assert first_lines(first)[2].startswith(
+        "**Merging promotes churn-model v1.0.0 (MAJOR) to prod**, its first version. It ships "
+    )
+
+
+def test_merging_holds_with_the_gates_reasons():
+    merge = judge_merge(
+        impact("hold", reasons=HOLD_REASONS), "churn-model", "v1.2.0", None, SHIPPED
+    )
+    assert merge.decision == "hold" and merge.version is None and merge.bump is None
+    assert merge.reasons == HOLD_REASONS
+    assert merge.sentence == (
+        f"Merging holds: (1) {HOLD_REASONS[0]} (2) {HOLD_REASONS[1]} "
+        "The champion v1.2.0 stays in prod."
+    )
+    line = first_lines(merge)[2]
+    assert line.startswith("**Merging holds:** (1) roc_auc improvement +0.0010")
+    assert "The champion v1.2.0 stays in prod. The candidate held back is" in line
+    one = judge_merge(impact("hold", reasons=HOLD_REASONS[:1]), "churn-model", None, None, SHIPPED)
+    assert one.sentence == f"Merging holds: {HOLD_REASONS[0]} There is no champion yet."
+
+
+def test_merging_cannot_be_judged_without_a_gate_decision_of_heads_own():
+    not_run = judge_merge(impact(None), "churn-model", "v1.2.0", None, SHIPPED)
+    assert not_run.decision == "unknown" and not_run.version is None
+    assert not_run.sentence == (
+        "Merging cannot be judged: there is no gate decision at HEAD. The pipeline has not run "
+        "at HEAD (no evaluate stage in dvc.lock): run `dvc repro` and commit dvc.lock and "
+        "reports/ to see the model impact."
+    )
+    assert first_lines(not_run)[2].startswith(
+        "**Merging cannot be judged:** there is no gate decision at HEAD."
+    )
+    stale = judge_merge(impact("promote", fresh=False), "churn-model", "v1.2.0", None, SHIPPED)
+    assert stale.sentence == (
+        "Merging cannot be judged: the gate decision at HEAD is stale (stage ingest ran on "
+        "other raw data than `data/raw` holds); run `dvc repro` and commit the results."
+    )
+    failed = judge_merge(
+        impact("hold", fresh=False), "churn-model", "v1.2.0", None, SHIPPED, ["data/raw/d.csv"]
+    )
+    assert failed.sentence.startswith(
+        "Merging cannot be judged: data validation fails at HEAD (`data/raw/d.csv`), so the "
+        "pipeline stops before training and there is no gate decision"
+    )
+
+
+def test_the_merge_sentence_is_in_the_json_and_renders_bold_first():
+    merge = judge_merge(impact("promote"), "churn-model", "v1.2.0", ("v1.3.0", "minor"), SHIPPED)
+    report = Report(make_diff(shift=1.5), merge=merge)
+    data = report.to_dict()["merge"]
+    assert {k: data[k] for k in ("decision", "version", "bump", "estimator", "params")} == {
+        "decision": "promote",
+        "version": "v1.3.0",
+        "bump": "minor",
+        "estimator": "hist_gradient_boosting",
+        "params": {"learning_rate": 0.1, "max_iter": 200},
+    }
+    assert data["sentence"].startswith("Merging promotes churn-model v1.3.0 (MINOR) to prod")
+    html = cmarkgfm.github_flavored_markdown_to_html(render_markdown(report))
+    first = html.split("</p>")[0]
+    assert "<strong>Merging promotes churn-model v1.3.0 (MINOR) to prod</strong>" in first
+    assert "<code>learning_rate=0.1</code>" in first
+    assert Report(make_diff()).to_dict()["merge"] is None  # `datawheel diff`: no model, no line
+    assert "Merging" not in render_markdown(Report(make_diff()))
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_version_is_the_one_promote_would_create(tmp_path):
+    """The registry's latest version, bumped by promote's own rule since the champion."""
+    params = (Path(__file__).resolve().parents[2] / "params.yaml").read_text(encoding="utf-8")
+    git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    git(tmp_path, "config", "user.email", "t@example.com")
+    git(tmp_path, "config", "user.name", "t")
+    (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
+    git(tmp_path, "add", "params.yaml")
+    git(tmp_path, "commit", "--quiet", "-m", "champion's commit")
+    champion_commit = git(tmp_path, "rev-parse", "HEAD")
+    git(tmp_path, "tag", "--annotate", "churn-model@v1.2.0", "-m", "v1.2.0")
+    (tmp_path / "models").mkdir()
+    pointer = {"version": "v1.2.0", "commit": champion_commit, "model_md5": "0" * 32}
+    (tmp_path / "models" / "champion.json").write_text(json.dumps(pointer), encoding="utf-8")
+    git(tmp_path, "add", "models")
+    git(tmp_path, "commit", "--quiet", "-m", "new data only")
+
+    def merge_at_head(model: ModelImpact) -> Merge:
+        head = git(tmp_path, "rev-parse", "HEAD")
+        with Project(tmp_path) as project:
+            return merge_outcome(project, replace(make_diff(), head_commit=head), model)
+
+    minor = merge_at_head(impact("promote"))
+    assert (
+        minor.sentence == "Merging promotes churn-model v1.3.0 (MINOR) to prod, replacing v1.2.0."
+    )
+    assert minor.estimator == "hist_gradient_boosting" and minor.params["max_iter"] == 200
+
+    (tmp_path / "params.yaml").write_text(
+        params.replace("learning_rate: 0.1", "learning_rate: 0.05"), encoding="utf-8"
+    )
+    git(tmp_path, "commit", "--quiet", "-am", "params: a slower learner")
+    major = merge_at_head(impact("promote"))
+    assert (major.version, major.bump, major.params["learning_rate"]) == ("v2.0.0", "major", 0.05)
+    assert merge_at_head(impact("hold", reasons=HOLD_REASONS)).version is None

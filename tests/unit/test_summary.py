@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import cmarkgfm
+import pytest
 
+from datawheel.promote import hold_paragraph, promote
 from datawheel.summary import SummaryInputs, load_inputs, render_summary
 from datawheel.workspace import command_env
 
@@ -204,3 +207,112 @@ def test_cli_summary_reads_the_reports_folder_from_params(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("## Promoted churn-model v1.3.0")
     assert "validation_summary.json`: not found" in result.stdout
+
+
+HOLD_REASONS = [
+    "roc_auc improvement +0.0010, 95% CI [-0.0100, +0.0120] over 1000 paired resamples "
+    "(candidate 0.8211 vs champion 0.8201): the lower bound is not above the margin 0, "
+    "so the improvement over the champion is not established.",
+    "Guardrail log_loss regressed by 0.0300 (candidate 0.4500 vs champion 0.4200), "
+    "more than the tolerated 0.02.",
+]
+HOLD_GATE = {**GATE, "decision": "hold", "reasons": HOLD_REASONS}
+
+
+def _headline(promotion, **overrides) -> str:
+    text = render_summary(_inputs(promotion=promotion, **overrides), "churn-model")
+    return text.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("result", "version", "previous", "headline"),
+    [
+        ("promoted", "v1.0.0", None, "Promoted churn-model v1.0.0, the first version in prod"),
+        ("promoted", "v1.3.0", "v1.2.0", "Promoted churn-model v1.3.0"),
+        ("held", None, "v1.2.0", "Held: the champion v1.2.0 stays in prod"),
+        ("held", None, None, "Held: no model was promoted, there is no champion yet"),
+        ("refused", None, None, "Refused: nothing was promoted"),
+        ("rolled_back", "v1.2.0", "v1.3.0", "Rolled churn-model back to v1.2.0"),
+        ("error", "v1.3.0", "v1.2.0", "Promotion failed with an error: nothing was promoted"),
+    ],
+)
+def test_the_headline_of_each_outcome(result, version, previous, headline):
+    promotion = {**PROMOTED, "result": result, "version": version, "previous": previous}
+    assert _headline(promotion) == f"## {headline}"
+
+
+def test_the_headline_without_any_outcome():
+    assert _headline(None, gate=HOLD_GATE) == "## Gate decision: hold; promotion did not run"
+    failed = {**VALIDATION, "failed": 1}
+    assert _headline(None, gate=None, metrics=None, validation=failed) == (
+        "## Data validation failed: the pipeline stopped before training"
+    )
+    assert _headline(None, gate=None, metrics=None, validation=None) == (
+        "## The pipeline did not finish: no gate decision"
+    )
+
+
+def _sentence_starts(text: str) -> list[str]:
+    """The first character of the text and of every sentence after a full stop."""
+    return [text[0], *re.findall(r"[.!?] +(\S)", text)]
+
+
+def _promote_held(tmp_path: Path, gate: dict, champion: str | None) -> dict:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "gate.json").write_text(json.dumps(gate))
+    if champion:
+        (tmp_path / "models").mkdir()
+        pointer = {"version": champion, "model_md5": "0" * 32, "commit": "a" * 40}
+        (tmp_path / "models" / "champion.json").write_text(
+            json.dumps({**pointer, "model_path": "models/model.skops"})
+        )
+    outcome = promote(tmp_path)  # a hold returns before any git or DVC command
+    assert outcome.result == "held" and outcome.exit_code == 10
+    return outcome.to_dict()
+
+
+def test_a_held_run_names_the_champion_and_the_reasons(tmp_path):
+    outcome = _promote_held(tmp_path, HOLD_GATE, "v1.2.0")
+    assert outcome["previous"] == "v1.2.0"
+    text = render_summary(_inputs(gate=HOLD_GATE, promotion=outcome), "churn-model")
+    headline, blank, paragraph = text.splitlines()[:3]
+    assert headline == "## Held: the champion v1.2.0 stays in prod" and blank == ""
+    assert paragraph.startswith(
+        "Held: the candidate was not promoted and the champion v1.2.0 stays in prod. "
+        "Reasons: (1) roc_auc improvement +0.0010"
+    )
+    assert f"(1) {HOLD_REASONS[0]} (2) {HOLD_REASONS[1]}" in paragraph
+    assert paragraph.endswith("Nothing was committed, tagged or pushed.")
+    starts = _sentence_starts(paragraph)
+    assert all(c.isupper() or c == "(" for c in starts), starts
+    html = cmarkgfm.github_flavored_markdown_to_html(text)
+    assert "<h2>Held: the champion v1.2.0 stays in prod</h2>" in html
+    assert "(1) roc_auc improvement" in html  # no emphasis made of the metric's underscore
+
+
+def test_a_held_first_run_says_there_is_no_champion_yet(tmp_path):
+    first = {**HOLD_GATE, "champion": None, "bootstrap": None}
+    outcome = _promote_held(tmp_path, first, None)
+    assert outcome["previous"] is None
+    text = render_summary(_inputs(gate=first, promotion=outcome), "churn-model")
+    headline, _, paragraph = text.splitlines()[:3]
+    assert headline == "## Held: no model was promoted, there is no champion yet"
+    assert paragraph.startswith(
+        "Held: the candidate was not promoted and there is no champion yet. Reasons: (1) "
+    )
+    assert all(c.isupper() or c == "(" for c in _sentence_starts(paragraph))
+
+
+def test_a_single_reason_follows_its_label_and_keeps_its_case():
+    paragraph = hold_paragraph({"reasons": [HOLD_REASONS[0]], "champion": {}}, "v2.0.0")
+    assert paragraph == (
+        "Held: the candidate was not promoted and the champion v2.0.0 stays in prod. "
+        f"Reason: {HOLD_REASONS[0]} Nothing was committed, tagged or pushed."
+    )
+    unnamed = hold_paragraph({"reasons": [], "champion": {"roc_auc": 0.8}})
+    assert unnamed.startswith(
+        "Held: the candidate was not promoted and the current champion stays in prod. "
+        "The gate gave no reason."
+    )

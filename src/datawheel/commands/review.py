@@ -122,6 +122,8 @@ def _emit(result: Any, as_json: bool, out: Path | None, limit: int) -> None:
     console = Console()
     icon = {"blocking": "[bold red]BLOCKING[/]", "attention": "[bold yellow]LOOK[/]"}
     console.print(icon.get(result.level, "[bold green]OK[/]"), result.headline, highlight=False)
+    if result.merge is not None:
+        console.print(result.merge.sentence, highlight=False, markup=False)
     console.print(_summary_table(result))
     if result.diff.batches:
         console.print(_batches_table(result.diff))
