@@ -118,6 +118,17 @@ def _validation_check(validation_passed: bool) -> Check:
     )
 
 
+def _new_model_check(champion_version: str | None) -> Check:
+    name = f"the champion {champion_version}" if champion_version else "the champion"
+    return Check(
+        "new_model",
+        False,
+        f"The candidate is {name}: its model file is the one already in prod, so there "
+        "is nothing new to promote.",
+        {"champion_version": champion_version},
+    )
+
+
 def _improvement_check(bootstrap: BootstrapResult | None, gate: Gate) -> Check:
     metric = gate.primary_metric
     name = "primary_improvement"
@@ -319,8 +330,14 @@ def decide(
     champion_segments: list[dict] | None,
     validation_passed: bool,
     gate: Gate,
+    champion_version: str | None = None,
+    candidate_is_champion: bool = False,
 ) -> GateDecision:
-    """Apply every gate rule; promote only when all of them pass."""
+    """Apply every gate rule; promote only when all of them pass.
+
+    `candidate_is_champion`: the candidate's model bytes are the champion's (the state
+    right after a promotion, re-evaluated): there is nothing new to promote.
+    """
     _check_metric_names(gate)
     metric = gate.primary_metric
     # The baseline and the floor hold with or without a champion: after abrupt drift a
@@ -331,12 +348,16 @@ def decide(
         _floor_check(candidate, metric, gate.absolute_floor),
     ]
     if champion is not None:
+        if candidate_is_champion:
+            checks.insert(0, _new_model_check(champion_version))
         checks.append(_improvement_check(bootstrap, gate))
         for guarded, tolerance in sorted(gate.guardrails.items()):
             checks.append(_guardrail_check(guarded, tolerance, candidate, champion))
         checks.append(_segment_check(candidate_segments, champion_segments, gate))
     failed = [check for check in checks if not check.passed]
-    if failed:
+    if failed and failed[0].name == "new_model":
+        reasons = [failed[0].detail]  # comparing a model with itself says nothing more
+    elif failed:
         reasons = [check.detail for check in failed]
     else:
         reasons = [_summary(metric, candidate, baseline, champion, bootstrap, gate)]

@@ -95,6 +95,8 @@ def evaluate_candidate(
         champion_segments=segments.get("champion"),
         validation_passed=bool(validation and validation.get("passed")),
         gate=gate,
+        champion_version=champion.version if champion else None,
+        candidate_is_champion=champion is not None and champion.model_md5 == card["model"]["md5"],
     )
     metrics["champion_version"] = champion.version if champion else None
     return EvaluationResult(

@@ -273,3 +273,20 @@ def test_gate_json_round_trips():
     assert GateDecision.from_dict(decision.to_dict()).to_dict() == decision.to_dict()
     with pytest.raises(KeyError):
         GateDecision.from_dict({"reasons": []})
+
+
+def test_a_candidate_that_is_the_champion_is_held_with_that_reason_alone():
+    # Right after a promotion the re-evaluated candidate is the champion's own file: even
+    # with numbers that would pass, there is nothing new to promote.
+    decision = with_champion(champion_version="v1.3.0", candidate_is_champion=True)
+    assert decision.decision == "hold"
+    assert failed(decision)[0] == "new_model"
+    assert decision.reasons == [
+        "The candidate is the champion v1.3.0: its model file is the one already in prod, "
+        "so there is nothing new to promote."
+    ]
+
+
+def test_the_champion_identity_check_only_applies_with_a_champion():
+    decision = first_time(candidate_is_champion=True)
+    assert decision.decision == "promote" and "new_model" not in failed(decision)
