@@ -1,5 +1,15 @@
-"""Promotion and rollback: the champion changes only as one commit plus GTO tags, pushed
-atomically after the model is in the DVC remote; anything failing leaves it as it was."""
+"""Every change CI or an operator makes to main: record, promote and rollback.
+
+`record` commits the state `dvc repro` left (dvc.lock, the outputs git keeps, DVC's
+.gitignore entries) after pushing the cached outputs to the DVC remote, so main is always
+what `dvc repro` produces for its data, params and code. The commit says [skip ci].
+
+`promote` and `rollback` change the champion only as one commit plus GTO tags, pushed
+atomically after the model is in the DVC remote. Changing champion.json changes a dependency
+of the evaluate stage, so both re-run it (`dvc repro --pull`) and commit its outputs with
+the new pointer: the promotion commit is itself reproduced. Anything failing leaves the
+champion, the branch and the workspace as they were.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +34,21 @@ from datawheel.registry import (
     stage_tag_name,
     version_tag_name,
 )
+from datawheel.workspace import CommandFailed
 
 PROMOTED, ROLLED_BACK, HELD, REFUSED, ERROR = "promoted", "rolled_back", "held", "refused", "error"
-EXIT_CODES = {PROMOTED: 0, ROLLED_BACK: 0, HELD: 10, REFUSED: 11, ERROR: 1}
+RECORDED, UP_TO_DATE = "recorded", "up_to_date"
+EXIT_CODES = {
+    PROMOTED: 0,
+    ROLLED_BACK: 0,
+    RECORDED: 0,
+    UP_TO_DATE: 0,
+    HELD: 10,
+    REFUSED: 11,
+    ERROR: 1,
+}
+# GitHub starts no workflow for a pushed commit whose message holds this.
+SKIP_CI = "[skip ci]"
 # Params sections whose change makes a new MAJOR version: the data contract and everything
 # that shapes the model. `validate` (acknowledged batches) and `gate` do not.
 MAJOR_SECTIONS = ("contract", "window", "split", "leakage", "label_issues", "model")
@@ -35,7 +57,7 @@ MAJOR_PATHS = ("stages", "expectations", "dvc.yaml")
 
 @dataclass
 class Outcome:
-    """What promote or rollback did, for people (message) and for tools (to_dict)."""
+    """What record, promote or rollback did, for people (message) and for tools (to_dict)."""
 
     result: str
     message: str
@@ -120,23 +142,27 @@ def promote(
     name = params.registry.model_name
     registry = read_registry(root)
     champion = read_champion(root / params.paths.champion)
+    start = git("rev-parse", "HEAD")
+    try:
+        _check_only_reproduced_changes(git, root)
+    except Refused as exc:
+        return Outcome(REFUSED, str(exc), gate=gate)
+    # The model's source commit is a reproduced one: record the workspace first if CI's
+    # `datawheel record` step did not (a local promote after `dvc repro`).
+    _commit_reproduced(git, root, _record_message(git, gate))
     source = git("rev-parse", "HEAD")
     bump = bump_kind(root, params, champion.commit if champion else None)
     version = next_version(registry.latest(name), bump)
     card = read_json(root / params.paths.card)
     record = _champion_record(params, version, source, card, gate, champion, bump)
     write_json(root / params.paths.champion, record)
-    git(
-        "add",
-        "--all",
-        "--",
-        "dvc.lock",
-        params.paths.champion,
-        params.paths.card,
-        params.paths.reports,
-        ":(glob)**/.gitignore",
-    )
-    git("commit", "--quiet", "-m", _commit_message(name, version, bump, gate, champion))
+    message = _commit_message(name, version, bump, gate, champion)
+    restore = _Restore(start, source, [params.paths.champion, *reproduced_paths(root)])
+    try:
+        _commit_reevaluated(git, root, params.paths.champion, message)
+    except CommandFailed as exc:
+        _undo(git, [], restore)
+        return Outcome(ERROR, _reevaluation_failed(exc), gate=gate)
     commit = git("rev-parse", "HEAD")
     tags = [
         version_tag_name(name, version),
@@ -166,8 +192,133 @@ def promote(
             commit,
             gate,
         ),
-        params.paths.champion,
+        restore,
     )
+
+
+def record(
+    root: Path = Path("."),
+    remote: str = "origin",
+    branch: str | None = None,
+    dvc_push: Callable[[Path], None] = _dvc_push,
+) -> Outcome:
+    """Commit and push the state the last `dvc repro` left, unless the branch holds it."""
+    params = load_params(root / "params.yaml")
+    gate = read_json(root / params.paths.reports / "gate.json")
+    git = _Git(root)
+    try:
+        branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
+        _check_lock_is_fresh(root)
+        _check_only_reproduced_changes(git, root)
+        start = git("rev-parse", "HEAD")
+        if not git("status", "--porcelain", "--", *_existing(root, reproduced_paths(root))):
+            return Outcome(
+                UP_TO_DATE,
+                f"{branch} at {start[:8]} already holds what `dvc repro` produces: nothing to "
+                "record",
+                commit=start,
+                gate=gate,
+            )
+        _check_origin_has_not_moved(git, remote, branch)
+    except Refused as exc:
+        return Outcome(REFUSED, str(exc), gate=gate)
+    _commit_reproduced(git, root, _record_message(git, gate))
+    commit = git("rev-parse", "HEAD")
+    return _publish(
+        git,
+        root,
+        remote,
+        branch,
+        commit,
+        [],
+        [],
+        None,
+        dvc_push,
+        Outcome(
+            RECORDED,
+            f"recorded the reproduced state of {start[:8]} as {commit[:8]} on {branch}",
+            commit=commit,
+            gate=gate,
+        ),
+        _Restore(start),
+    )
+
+
+def reproduced_paths(root: Path) -> list[str]:
+    """What `dvc repro` writes that git keeps, as pathspecs: dvc.lock, every stage output
+    DVC does not cache (`cache: false`: reports, metrics, plots' data, the card) and the
+    .gitignore files DVC keeps for the cached ones."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        base = Path(repo.root_dir)
+        outs = {
+            Path(out.fs_path).relative_to(base).as_posix()
+            for stage in repo.index.stages
+            for out in stage.outs
+            if not out.use_cache
+        }
+    return ["dvc.lock", *sorted(outs), ":(glob)**/.gitignore"]
+
+
+def _existing(root: Path, paths: list[str]) -> list[str]:
+    """The pathspecs that name something (git rejects a literal path matching nothing)."""
+    return [p for p in paths if p.startswith(":(") or (root / p).exists()]
+
+
+def _commit_reproduced(git: _Git, root: Path, message: str, *extra: str) -> bool:
+    """Commit the reproduced outputs (and `extra` paths) if any changed; False if none did."""
+    paths = _existing(root, [*reproduced_paths(root), *extra])
+    if not git("status", "--porcelain", "--", *paths):
+        return False
+    git("add", "--all", "--", *paths)
+    git("commit", "--quiet", "-m", message)
+    return True
+
+
+def _commit_reevaluated(git: _Git, root: Path, champion_path: str, message: str) -> None:
+    """champion.json changed: re-run what depends on it and commit both together."""
+    from datawheel.workspace import dvc
+
+    dvc("repro", "--pull", cwd=root)
+    git("add", "--all", "--", *_existing(root, [champion_path, *reproduced_paths(root)]))
+    git("commit", "--quiet", "-m", message)
+
+
+def _reevaluation_failed(exc: CommandFailed) -> str:
+    return (
+        "re-evaluating with the new champion pointer failed (`dvc repro --pull`); nothing "
+        f"was committed or pushed: {exc}"
+    )
+
+
+def _record_message(git: _Git, gate: dict | None) -> str:
+    head = git("rev-parse", "--short", "HEAD")
+    decision = (gate or {}).get("decision", "none")
+    reasons = (gate or {}).get("reasons") or []
+    lines = [
+        f"reproduce {head}: dvc.lock, reports and plots as `dvc repro` made them {SKIP_CI}",
+        "",
+        f"Gate: {decision}" + (f": {reasons[0]}" if reasons else ""),
+        f"Reproduced-by: {promoted_by()}",
+    ]
+    return "\n".join(lines)
+
+
+def _check_only_reproduced_changes(git: _Git, root: Path) -> None:
+    """Refuse when tracked files other than `dvc repro`'s own outputs have local changes:
+    they would be committed as if they were the branch's."""
+    excluded = [
+        f":(exclude){p}" if not p.startswith(":(") else ":(exclude,glob)**/.gitignore"
+        for p in reproduced_paths(root)
+    ]
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *excluded)
+    if changed:
+        files = ", ".join(line[3:] for line in changed.splitlines()[:5])
+        raise Refused(
+            f"uncommitted changes to {files}: commit or discard them first; only what "
+            "`dvc repro` wrote is recorded"
+        )
 
 
 def rollback(
@@ -175,6 +326,7 @@ def rollback(
     version: str | None = None,
     remote: str = "origin",
     branch: str | None = None,
+    dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Assign `prod` back to an earlier version (default: the one before the champion)."""
     params = load_params(root / "params.yaml")
@@ -183,6 +335,7 @@ def rollback(
     current = None
     try:
         branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
+        _check_only_reproduced_changes(git, root)
         _check_origin_has_not_moved(git, remote, branch)
         registry = read_registry(root)
         current = registry.current(name)
@@ -206,9 +359,19 @@ def rollback(
     except Refused as exc:
         return Outcome(REFUSED, str(exc), previous=current)
     record = {**record, "rolled_back_from": current}
+    start = git("rev-parse", "HEAD")
+    restore = _Restore(start, start, [params.paths.champion, *reproduced_paths(root)])
     write_json(root / params.paths.champion, record)
-    git("add", "--", params.paths.champion)
-    git("commit", "--quiet", "-m", f"rollback {name}: {PROD} back to {target} from {current}")
+    try:
+        _commit_reevaluated(
+            git,
+            root,
+            params.paths.champion,
+            f"rollback {name}: {PROD} back to {target} from {current}",
+        )
+    except CommandFailed as exc:
+        _undo(git, [], restore)
+        return Outcome(ERROR, _reevaluation_failed(exc), previous=current)
     commit = git("rev-parse", "HEAD")
     stage_tag = stage_tag_name(name, PROD, registry.next_counter(name))
     return _publish(
@@ -220,7 +383,7 @@ def rollback(
         [stage_tag],
         [f"{name} {target} assigned to {PROD} again: rollback from {current}"],
         registry,
-        None,
+        dvc_push,
         Outcome(
             ROLLED_BACK,
             f"rolled {name} {PROD} back to {target} from {current}",
@@ -229,7 +392,7 @@ def rollback(
             [stage_tag],
             commit,
         ),
-        params.paths.champion,
+        restore,
         tag_commits=[tag.commit],
     )
 
@@ -438,6 +601,15 @@ def model_in_remote(root: Path, md5: str) -> bool:
 _LOST_RACE = ("non-fast-forward", "fetch first", "already exists", "stale info")
 
 
+@dataclass(frozen=True)
+class _Restore:
+    """How to undo: reset the branch to `start`, then take `paths` back from `rev`."""
+
+    start: str
+    rev: str | None = None
+    paths: list[str] = field(default_factory=list)
+
+
 def _publish(
     git: _Git,
     root: Path,
@@ -446,17 +618,15 @@ def _publish(
     commit: str,
     tags: list[str],
     messages: list[str],
-    registry: Registry,
+    registry: Registry | None,
     dvc_push: Callable[[Path], None] | None,
     outcome: Outcome,
-    restore: str,
+    restore: _Restore,
     tag_commits: list[str] | None = None,
 ) -> Outcome:
     """Tag, push the data, then push commit and tags atomically; undo everything on failure."""
-    from datawheel.workspace import CommandFailed
-
     # GTO orders assignments by tag time (seconds): keep each new tag strictly later.
-    created = max(int(time.time()), registry.last_created() + 1)
+    created = max(int(time.time()), registry.last_created() + 1 if registry else 0)
     try:
         for tag, message, target in zip(
             tags, messages, tag_commits or [commit] * len(tags), strict=True
@@ -487,9 +657,9 @@ def _publish(
         return Outcome(
             REFUSED if rejected else ERROR,
             (
-                "the remote rejected the push (another run promoted first?): "
+                "the remote rejected the push (another run pushed first?): "
                 if rejected
-                else "publishing failed; the champion is unchanged: "
+                else "publishing failed; the champion is unchanged and nothing was pushed: "
             )
             + output.strip()[-800:],
             outcome.version,
@@ -499,9 +669,14 @@ def _publish(
     return outcome
 
 
-def _undo(git: _Git, tags: list[str], restore: str) -> None:
-    """Drop the local tags and commit and restore the pointer; keep repro's outputs."""
+def _undo(git: _Git, tags: list[str], restore: _Restore) -> None:
+    """Drop the local tags and commits, and take the restored paths back; keep the rest."""
+    from datawheel.workspace import dvc
+
     for tag in tags:
         git("tag", "--delete", tag, check=False)
-    git("reset", "--quiet", "--mixed", "HEAD~1")
-    git("checkout", "HEAD", "--", restore)
+    git("reset", "--quiet", "--mixed", restore.start)
+    if restore.rev and restore.paths:
+        for path in restore.paths:  # one at a time: a path missing at rev must not stop the rest
+            git("checkout", restore.rev, "--", path, check=False)
+        dvc("checkout", "--quiet", cwd=git.root, check=False)

@@ -79,10 +79,16 @@ def verify(
     root = tracer.project.root
     record = tracer.project.at(target.commit)
     params = record.params()
-    recorded = lock_stages(record.read_yaml("dvc.lock", default={}) or {})
+    # The source commit is the reproduced state the model was built in (its champion
+    # pointer as it was then), so its dvc.lock is what a rebuild there must equal.
+    recorded_at = target.source
+    recorded = lock_stages(tracer.project.at(recorded_at).read_yaml("dvc.lock", default={}) or {})
+    if not recorded:
+        recorded_at = target.commit
+        recorded = lock_stages(record.read_yaml("dvc.lock", default={}) or {})
     if not recorded:
         raise DatawheelError(
-            f"dvc.lock@{target.commit[:8]} records no stages: nothing to compare a rebuild with"
+            f"dvc.lock@{recorded_at[:8]} records no stages: nothing to compare a rebuild with"
         )
     card = record.read_json(params.paths.card, default={}) or {}
     recorded_md5 = card.get("model", {}).get("md5")

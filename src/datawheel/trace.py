@@ -157,7 +157,16 @@ class Tracer:
             target = self._version_target(tag.version or "", "source commit")
             if target.source == commit:
                 return target
+            if self._reproduces(target.source, commit):
+                return self._version_target(tag.version or "", "data commit")
         return Target(self.name, None, commit, commit, "commit")
+
+    def _reproduces(self, source: str, commit: str) -> bool:
+        """Whether `source` is the commit `datawheel record` made of `commit`'s repro."""
+        made = self.project.git.commit(source)
+        return [p.hexsha for p in made.parents] == [commit] and str(made.summary).startswith(
+            "reproduce "
+        )
 
     def _version_by_model_md5(self, md5: str) -> str | None:
         for tag in reversed(self.versions()):
@@ -180,8 +189,11 @@ class Tracer:
         lock = at.read_yaml("dvc.lock", default={}) or {}
         curation = at.read_json(f"{paths.reports}/curation.json", default={}) or {}
         validation = at.read_json(f"{paths.reports}/validation.json", default={}) or {}
-        gate = at.read_json(f"{paths.reports}/gate.json", default={}) or {}
-        metrics = at.read_json(f"{paths.reports}/metrics.json", default={}) or {}
+        # The gate that promoted, and what it measured, are the source commit's: the
+        # promotion commit re-evaluates with the new pointer (the candidate is the champion).
+        decided = self.project.at(target.source)
+        gate = decided.read_json(f"{paths.reports}/gate.json", default={}) or {}
+        metrics = decided.read_json(f"{paths.reports}/metrics.json", default={}) or {}
         stages = lock_stages(lock)
         model_md5 = card.get("model", {}).get("md5")
         lock_model_md5 = _out_md5(stages, paths.model)

@@ -189,6 +189,7 @@ def test_two_promotions_from_the_same_base_give_one_champion(
     other_root = tmp_path / "other"
     shutil.copytree(project.root, other_root, symlinks=True)
     other = Project(other_root, project.remote)
+    base = other.git.head.commit.hexsha
 
     # `other` passes its origin check, then loses the race while it pushes its data.
     def racing_dvc_push(root: Path) -> None:
@@ -204,7 +205,8 @@ def test_two_promotions_from_the_same_base_give_one_champion(
     assert _remote_tags(project) == {f"{NAME}@v1.0.0", f"{NAME}#prod#1"}
     assert other.git.git.tag("-l") == ""  # no local tags left behind
     assert read_json(other.root / "models/champion.json")["version"] is None
-    assert other.git.head.commit.hexsha == project.git.head.commit.parents[0].hexsha
+    assert other.git.head.commit.hexsha == base  # its record commit is undone as well
+    assert "dvc.lock" in other.git.git.status("--porcelain")  # repro's outputs are kept
 
     # Run again, it sees the new champion on origin and refuses before touching anything.
     again = _cli(other, "promote")
@@ -219,15 +221,23 @@ def test_failed_pushes_leave_the_champion_unchanged(flywheel: Project):
     project.repro()
     head = project.git.head.commit.hexsha
 
-    dvc("remote", "modify", "storage", "url", "/proc/no-such-dvc-remote", cwd=project.root)
+    # the operator's own local config (.dvc/config.local), never a committed change
+    dvc(
+        "remote",
+        "modify",
+        "--local",
+        "storage",
+        "url",
+        "/proc/no-such-dvc-remote",
+        cwd=project.root,
+    )
     result = _cli(project, "promote")
     assert result.returncode == 1, result.stdout
     assert "champion is unchanged" in result.stdout
     assert project.git.head.commit.hexsha == head
     assert project.git.git.tag("-l") == "" and _remote_tags(project) == set()
     assert read_json(project.root / "models/champion.json")["version"] is None
-    dvc("remote", "modify", "storage", "url", str(project.remote), cwd=project.root)
-    project.git.git.checkout("--", ".dvc/config")
+    (project.root / ".dvc/config.local").unlink()
 
     hook = _origin(project) / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'push declined by policy' >&2\nexit 1\n")

@@ -1,4 +1,4 @@
-"""promote, rollback and status: the champion and the GTO registry."""
+"""record, promote, rollback and status: main's reproduced state, the champion, the registry."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datawheel.cli import console
 
 
 def register(app: typer.Typer) -> None:
+    app.command()(record)
     app.command()(promote)
     app.command()(rollback)
     app.command()(status)
@@ -22,7 +23,13 @@ def _finish(outcome, outcome_file: Path | None, allow_hold: bool = False) -> Non
 
     if outcome_file is not None:
         write_json(outcome_file, outcome.to_dict())
-    colour = {"promoted": "green", "rolled_back": "green", "held": "yellow"}.get(
+    colour = {
+        "promoted": "green",
+        "rolled_back": "green",
+        "recorded": "green",
+        "up_to_date": "green",
+        "held": "yellow",
+    }.get(
         outcome.result, "red"
     )
     console.print(f"[bold {colour}]{outcome.result}[/]: {outcome.message}", highlight=False)
@@ -30,6 +37,23 @@ def _finish(outcome, outcome_file: Path | None, allow_hold: bool = False) -> Non
     if allow_hold and outcome.result == "held":
         code = 0
     raise typer.Exit(code)
+
+
+def record(
+    remote: Annotated[str, typer.Option(help="The git remote to push to.")] = "origin",
+    branch: Annotated[str | None, typer.Option(help="Branch to push (default: current).")] = None,
+    outcome: Annotated[Path | None, typer.Option(help="Write the outcome as JSON here.")] = None,
+) -> None:
+    """Commit what `dvc repro` wrote (dvc.lock, reports, plots) and push it, with its
+    cached outputs in the DVC remote, so the branch is its own reproduced state.
+
+    The commit says [skip ci]. Nothing to record when the branch already holds it.
+    Exit codes: 0 recorded or up to date, 11 refused (stale lock, uncommitted changes,
+    origin moved, push rejected), 1 error (nothing changed).
+    """
+    from datawheel.promote import record as run_record
+
+    _finish(run_record(Path("."), remote, branch), outcome)
 
 
 def promote(
