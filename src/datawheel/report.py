@@ -40,7 +40,7 @@ from typing import Any
 from datawheel.diff import DataDiff, compare_revisions
 from datawheel.drift import ColumnDrift, ColumnSummary, DriftReport, plot_shifted
 from datawheel.fileio import to_json, write_text
-from datawheel.params import Model
+from datawheel.params import Model, dvc_vars
 from datawheel.revisions import LoadedBatch, Project, Revision, TrackedFile
 from datawheel.validate import (
     INGEST_SUITE,
@@ -308,7 +308,8 @@ def pipeline_state(revision: Revision, stage: str = "evaluate") -> PipelineState
     if stage not in stages:
         return PipelineState(False, False, [f"dvc.lock has no `{stage}` stage"])
     params = revision.raw_params()
-    raw = params.get("paths", {}).get("raw", "data/raw")
+    variables = {**params, **dvc_vars(revision.read_yaml("dvc.yaml", default={}))}
+    raw = (variables.get("paths") or {}).get("raw", "data/raw")
     raw_md5 = revision.output_md5(raw)
     problems = []
     for name, entry in stages.items():

@@ -186,10 +186,11 @@ def test_cli_summary_exits_zero_with_nothing_there(tmp_path):
     assert "- `missing.json`: not found" in result.stdout
 
 
-def test_cli_summary_reads_the_reports_folder_from_params(tmp_path):
+def test_cli_summary_reads_the_reports_folder_from_dvc_yaml_vars(tmp_path):
     root = Path(__file__).resolve().parents[2]
-    (tmp_path / "params.yaml").write_text(
-        (root / "params.yaml").read_text().replace("reports: reports", "reports: out/reports")
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    (tmp_path / "dvc.yaml").write_text(
+        (root / "dvc.yaml").read_text().replace("reports: reports", "reports: out/reports")
     )
     reports = tmp_path / "out" / "reports"
     reports.mkdir(parents=True)
@@ -259,7 +260,8 @@ def _sentence_starts(text: str) -> list[str]:
 
 def _promote_held(tmp_path: Path, gate: dict, champion: str | None) -> dict:
     root = Path(__file__).resolve().parents[2]
-    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    for name in ("params.yaml", "dvc.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "gate.json").write_text(json.dumps(gate))
     if champion:

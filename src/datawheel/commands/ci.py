@@ -39,7 +39,7 @@ def summary(
         Path | None, typer.Option(help="The outcome file of `datawheel promote --outcome`.")
     ] = None,
     reports: Annotated[
-        Path | None, typer.Option(help="Reports folder (default: paths.reports in params.yaml).")
+        Path | None, typer.Option(help="Reports folder (default: paths.reports in dvc.yaml vars).")
     ] = None,
 ) -> None:
     """Markdown summary of a retrain run for $GITHUB_STEP_SUMMARY; tolerates missing files."""
