@@ -120,11 +120,25 @@ class Model(_Frozen):
 
 
 class LabelIssues(_Frozen):
+    """Confident learning, with its own scorer: label flags never move with `model:`."""
+
     enabled: bool = True
     action: Literal["flag", "drop"] = "flag"
     estimator: EstimatorName = "logistic_regression"
     folds: int = Field(default=5, ge=2)
     seed: int = 0
+    logistic_regression: dict[str, Any] = {}
+    hist_gradient_boosting: dict[str, Any] = {}
+
+    @property
+    def scorer(self) -> Model:
+        """The model behind the out-of-fold probabilities, seeded by `label_issues.seed`."""
+        return Model(
+            estimator=self.estimator,
+            seed=self.seed,
+            logistic_regression=self.logistic_regression,
+            hist_gradient_boosting=self.hist_gradient_boosting,
+        )
 
 
 class Gate(_Frozen):
