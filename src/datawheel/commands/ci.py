@@ -46,14 +46,16 @@ def summary(
     from datawheel.summary import load_inputs, render_summary
 
     model_name, default_reports = "the model", Path("reports")
+    champion = Path("models/champion.json")
     try:
         from datawheel.params import load_params
 
         params = load_params()
         model_name, default_reports = params.registry.model_name, Path(params.paths.reports)
+        champion = Path(params.paths.champion)
     except DatawheelError:
         pass  # the summary must still say what happened when params.yaml is the problem
-    inputs = load_inputs(reports or default_reports, promotion)
+    inputs = load_inputs(reports or default_reports, promotion, champion)
     typer.echo(render_summary(inputs, model_name), nl=False)
 
 
