@@ -20,10 +20,7 @@ def main(params: Params) -> None:
         progress=lambda batches: progress(batches, "validate"),
     )
     write_json(Path(paths.reports) / "validation.json", report.to_dict())
-    write_json(
-        Path(paths.reports) / "validation_summary.json",
-        {**report.totals, "valid": report.passed},  # totals["passed"] counts batches
-    )
+    write_json(Path(paths.reports) / "validation_summary.json", report.totals)
     write_text(Path(paths.reports) / "validation.md", render_markdown(report))
     log(f"validate: {len(report.validated)} batch(es) validated, totals {report.totals}")
     for line in summary_lines(report):

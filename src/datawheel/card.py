@@ -24,6 +24,9 @@ def library_versions() -> dict[str, str | None]:
     return found
 
 
+CURATE_SECTIONS = ("window", "split", "leakage", "label_issues")
+
+
 def model_card(params: Params, model_md5: str, train: pd.DataFrame, curation: dict) -> dict:
     """Params, data fingerprints and library versions for one trained model; no wall-clock."""
     paths = params.paths
@@ -35,11 +38,13 @@ def model_card(params: Params, model_md5: str, train: pd.DataFrame, curation: di
             "estimator": params.model.estimator,
             "classes": [str(c) for c in params.contract.classes],
         },
-        "params": params.model_dump(
-            mode="json",
-            by_alias=True,
-            include={"contract", "window", "split", "label_issues", "leakage", "model"},
-        ),
+        # curate's settings come from curation.json, which curate wrote with them: the
+        # train stage depends on params.yaml's contract and model only (dvc.yaml).
+        "params": {
+            "contract": params.contract.model_dump(mode="json"),
+            **{key: curation["params"][key] for key in CURATE_SECTIONS},
+            "model": params.model.model_dump(mode="json"),
+        },
         "data": {
             "raw_dir_md5": pointer_md5(Path(f"{paths.raw}.dvc")),
             "train_rows": len(train),

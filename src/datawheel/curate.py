@@ -15,7 +15,7 @@ import pandas as pd
 from datawheel.errors import DataContractError, LeakageError
 from datawheel.fileio import frame_fingerprint
 from datawheel.ingest import BatchRecord
-from datawheel.params import Params
+from datawheel.params import Contract, LabelIssues, Params
 from datawheel.train import build_pipeline, encode_target, feature_frame, ordered_classes
 
 SAMPLE = 10
@@ -30,9 +30,11 @@ class CurationReport:
     removed: list[dict] = field(default_factory=list)  # every dropped row id with its reason
     flagged: list[dict] = field(default_factory=list)  # label issues kept in train (action flag)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # the settings curate read, for the model card
 
     def to_dict(self) -> dict:
         return {
+            "params": self.params,
             "counts": self.counts,
             "window": self.window,
             "split": self.split,
@@ -130,20 +132,18 @@ def shared_values(left: pd.Series, right: pd.Series) -> list[str]:
     return sorted(found.to_pylist())
 
 
-def out_of_fold_proba(train: pd.DataFrame, params: Params) -> np.ndarray:
-    """Cross-validated predicted probabilities: each row scored by a model that never saw it."""
+def out_of_fold_proba(train: pd.DataFrame, contract: Contract, settings: LabelIssues) -> np.ndarray:
+    """Cross-validated predicted probabilities: each row scored by a model that never saw it.
+
+    The scorer is `label_issues`' own (estimator, its settings, seed), never `model:`: a
+    change to the trained model must not move which training labels are flagged.
+    """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    contract = params.contract
     y = encode_target(train[contract.target], ordered_classes(contract))
-    folds = StratifiedKFold(
-        n_splits=params.label_issues.folds, shuffle=True, random_state=params.label_issues.seed
-    )
-    scorer = params.model.model_copy(
-        update={"estimator": params.label_issues.estimator, "seed": params.label_issues.seed}
-    )
+    folds = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=settings.seed)
     return cross_val_predict(
-        build_pipeline(contract, scorer),
+        build_pipeline(contract, settings.scorer),
         feature_frame(train, contract),
         y,
         cv=folds,
@@ -209,7 +209,7 @@ def curate(
     if params.label_issues.enabled:
         train = train.sort_values("row_id", kind="stable")
         labels = encode_target(train[contract.target], ordered_classes(contract))
-        issues = find_label_issues(labels, out_of_fold_proba(train, params))
+        issues = find_label_issues(labels, out_of_fold_proba(train, contract, params.label_issues))
         rows = train.loc[issues, ["row_id", "batch", "line"]]
         if params.label_issues.action == "drop":
             drop(frame.index.isin(rows.index), "label_issue")
@@ -237,7 +237,12 @@ def curate(
     }
     removed.sort(key=lambda r: (r["batch"], r["line"], r["reason"]))
     fingerprints = {"train": frame_fingerprint(train), "holdout": frame_fingerprint(holdout)}
-    report = CurationReport(counts, window, split, per_batch, removed, flagged, fingerprints)
+    settings = params.model_dump(
+        mode="json", include={"window", "split", "leakage", "label_issues"}
+    )
+    report = CurationReport(
+        counts, window, split, per_batch, removed, flagged, fingerprints, settings
+    )
     return train, holdout, report
 
 

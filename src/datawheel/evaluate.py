@@ -7,6 +7,7 @@ Pure functions over arrays: labels, an (n, k) probability matrix whose columns f
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -355,6 +356,32 @@ def paired_bootstrap(
         samples_requested=int(samples),
         seed=int(seed),
     )
+
+
+def holdout_identity(
+    row_ids: Sequence | np.ndarray, labels: Sequence | np.ndarray, times: Sequence | np.ndarray
+) -> dict[str, Any]:
+    """Which hold-out was scored: its size, event-time dates and a fingerprint of its rows.
+
+    The fingerprint is 12 hex characters of sha256 over the sorted "row id, label" pairs:
+    the same rows with the same labels give the same value in any order, on any machine;
+    one row more, less or relabelled gives another. `dvc metrics diff` shows it changing.
+    """
+    ids = pd.Series(np.asarray(row_ids, dtype=object)).astype(str).to_numpy()
+    targets = pd.Series(np.asarray(labels, dtype=object)).astype(str).to_numpy()
+    if len(ids) != len(targets) or len(ids) != len(times):
+        raise ValueError(f"{len(ids)} row ids, {len(targets)} labels and {len(times)} times")
+    if len(ids) == 0:
+        raise ValueError("cannot identify an empty hold-out")
+    pairs = sorted(zip(ids, targets, strict=True))
+    digest = hashlib.sha256("".join(f"{i}\t{t}\n" for i, t in pairs).encode("utf-8"))
+    stamps = pd.to_datetime(pd.Series(times))
+    return {
+        "rows": len(ids),
+        "start": stamps.min().date().isoformat(),
+        "end": stamps.max().date().isoformat(),
+        "fingerprint": digest.hexdigest()[:12],
+    }
 
 
 def json_ready(value: Any) -> Any:

@@ -22,6 +22,7 @@ import git
 import yaml
 
 from datawheel.fileio import read_json
+from datawheel.params import load_params
 from datawheel.workspace import command_env, dvc, init_repo
 
 WORKFLOW = ".github/workflows/retrain.yml"
@@ -82,9 +83,7 @@ class Flywheel:
         if self.params:
             set_params(self.dev, self.params)
             self._commit("params: settings for this workspace")
-        self.model_name = yaml.safe_load((self.dev / "params.yaml").read_text())["registry"][
-            "model_name"
-        ]
+        self.model_name = load_params(self.dev / "params.yaml").registry.model_name
         git.Repo.init(self.origin, bare=True, initial_branch="main")
         self._git("remote", "add", "origin", str(self.origin))
         self._git("push", "--quiet", "origin", "main")

@@ -1,4 +1,9 @@
-"""params.yaml parsed once into typed, frozen objects with errors that name the key."""
+"""params.yaml and dvc.yaml `vars` parsed once into typed, frozen objects; errors name the key.
+
+params.yaml holds the parameters (what changes a stage's result); `paths` and `registry`
+are dvc.yaml's own template variables (`vars:`), so `dvc exp show` and `dvc params diff`
+list only real parameters.
+"""
 
 from __future__ import annotations
 
@@ -100,16 +105,11 @@ class Leakage(_Frozen):
     check_entities: bool = True
 
 
-class LabelIssues(_Frozen):
-    enabled: bool = True
-    action: Literal["flag", "drop"] = "flag"
-    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
-    folds: int = Field(default=5, ge=2)
-    seed: int = 0
+EstimatorName = Literal["logistic_regression", "hist_gradient_boosting"]
 
 
 class Model(_Frozen):
-    estimator: Literal["logistic_regression", "hist_gradient_boosting"]
+    estimator: EstimatorName
     seed: int = 0
     logistic_regression: dict[str, Any] = {}
     hist_gradient_boosting: dict[str, Any] = {}
@@ -117,6 +117,28 @@ class Model(_Frozen):
     @property
     def estimator_params(self) -> dict[str, Any]:
         return dict(getattr(self, self.estimator))
+
+
+class LabelIssues(_Frozen):
+    """Confident learning, with its own scorer: label flags never move with `model:`."""
+
+    enabled: bool = True
+    action: Literal["flag", "drop"] = "flag"
+    estimator: EstimatorName = "logistic_regression"
+    folds: int = Field(default=5, ge=2)
+    seed: int = 0
+    logistic_regression: dict[str, Any] = {}
+    hist_gradient_boosting: dict[str, Any] = {}
+
+    @property
+    def scorer(self) -> Model:
+        """The model behind the out-of-fold probabilities, seeded by `label_issues.seed`."""
+        return Model(
+            estimator=self.estimator,
+            seed=self.seed,
+            logistic_regression=self.logistic_regression,
+            hist_gradient_boosting=self.hist_gradient_boosting,
+        )
 
 
 class Gate(_Frozen):
@@ -175,15 +197,72 @@ def parse_params(data: dict[str, Any], source: str = "params.yaml") -> Params:
         raise ParamsError(f"{source}: " + "; ".join(problems)) from None
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml."""
-    path = Path(path)
+DVC_VARS = ("paths", "registry")
+"""Sections that live in dvc.yaml `vars:`: template variables for dvc.yaml, not parameters."""
+
+
+def dvc_vars(dvc_yaml: Any) -> dict[str, Any]:
+    """The inline mappings of dvc.yaml's `vars:` list merged into one (file entries skipped)."""
+    found: dict[str, Any] = {}
+    entries = dvc_yaml.get("vars") if isinstance(dvc_yaml, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            found.update(entry)
+    return found
+
+
+def merge_dvc_vars(
+    params: dict[str, Any],
+    dvc_yaml: Any,
+    params_source: str = "params.yaml",
+    dvc_source: str = "dvc.yaml",
+) -> dict[str, Any]:
+    """params.yaml's sections plus `paths` and `registry` from dvc.yaml `vars:`.
+
+    A commit from before they moved keeps them in params.yaml; that layout still reads, so
+    history (diff, report, trace) works across the move. Both at once is an error: DVC
+    itself refuses a variable defined twice, and a path must live in one place.
+    """
+    merged = dict(params)
+    variables = dvc_vars(dvc_yaml)
+    for key in DVC_VARS:
+        if key in variables:
+            if key in params:
+                raise ParamsError(
+                    f"{params_source}: `{key}` is also defined in {dvc_source} `vars:`; "
+                    f"keep it only in {dvc_source}"
+                )
+            merged[key] = variables[key]
+        elif key not in params:
+            raise ParamsError(
+                f"{dvc_source}: `vars:` has no `{key}` mapping; add `- {key}: {{...}}` under "
+                "`vars:` as in datawheel's template dvc.yaml"
+            )
+    return merged
+
+
+def _read_yaml_mapping(path: Path, hint: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ParamsError(f"{path}: not found; run from the project root") from None
+        raise ParamsError(f"{path}: not found; {hint}") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
-    return parse_params(data, str(path))
+    return data
+
+
+def load_params(path: str | Path = "params.yaml", dvc_yaml: str | Path | None = None) -> Params:
+    """Read and validate params.yaml, with `paths` and `registry` from dvc.yaml `vars:`.
+
+    dvc.yaml is the one beside params.yaml unless `dvc_yaml` names another.
+    """
+    path = Path(path)
+    data = _read_yaml_mapping(path, "run from the project root")
+    dvc_path = path.parent / "dvc.yaml" if dvc_yaml is None else Path(dvc_yaml)
+    if dvc_path.exists() or not all(key in data for key in DVC_VARS):
+        pipeline = _read_yaml_mapping(dvc_path, "run from the project root")
+    else:
+        pipeline = {}
+    return parse_params(merge_dvc_vars(data, pipeline, str(path), str(dvc_path)), str(path))

@@ -25,7 +25,7 @@ import yaml
 from datawheel.champion import read_champion
 from datawheel.errors import DatawheelError
 from datawheel.fileio import read_json, write_json
-from datawheel.params import Params, load_params, parse_params
+from datawheel.params import Params, load_params, merge_dvc_vars, parse_params
 from datawheel.registry import (
     PROD,
     Registry,
@@ -461,8 +461,10 @@ def _check_origin_has_not_moved(git: _Git, remote: str, branch: str) -> None:
 def _params_sections_at(git: _Git, rev: str) -> dict:
     """params.yaml at rev, parsed like today's, so defaults and types compare equal."""
     text = git("show", f"{rev}:params.yaml", check=False)
+    pipeline = git("show", f"{rev}:dvc.yaml", check=False)
     try:
-        return parse_params(yaml.safe_load(text) or {}).model_dump(mode="json", by_alias=True)
+        data = merge_dvc_vars(yaml.safe_load(text) or {}, yaml.safe_load(pipeline) or {})
+        return parse_params(data).model_dump(mode="json", by_alias=True)
     except (DatawheelError, yaml.YAMLError, AttributeError):
         return {}
 

@@ -11,15 +11,17 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def metrics_table(metrics: dict) -> Table:
-    """Hold-out metrics: candidate, champion (if any) and the naive baseline side by side."""
+def metrics_table(metrics: dict, champion_version: str | None = None) -> Table:
+    """Hold-out metrics: candidate, champion (if any) and the naive baseline side by side.
+
+    metrics.json holds numbers only: the champion's version comes from its pointer."""
     models = [m for m in ("candidate", "champion", "baseline") if metrics.get(m)]
     table = Table(title="hold-out metrics")
     table.add_column("metric")
     for model in models:
         label = model
-        if model == "champion" and metrics.get("champion_version"):
-            label = f"champion {metrics['champion_version']}"
+        if model == "champion" and champion_version:
+            label = f"champion {champion_version}"
         table.add_column(label, justify="right")
     for metric in METRIC_ORDER:
         table.add_row(metric, *(_fmt(metrics[m].get(metric)) for m in models))

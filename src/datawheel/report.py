@@ -40,7 +40,7 @@ from typing import Any
 from datawheel.diff import DataDiff, compare_revisions
 from datawheel.drift import ColumnDrift, ColumnSummary, DriftReport, plot_shifted
 from datawheel.fileio import to_json, write_text
-from datawheel.params import Model
+from datawheel.params import Model, dvc_vars
 from datawheel.revisions import LoadedBatch, Project, Revision, TrackedFile
 from datawheel.validate import (
     INGEST_SUITE,
@@ -308,7 +308,8 @@ def pipeline_state(revision: Revision, stage: str = "evaluate") -> PipelineState
     if stage not in stages:
         return PipelineState(False, False, [f"dvc.lock has no `{stage}` stage"])
     params = revision.raw_params()
-    raw = params.get("paths", {}).get("raw", "data/raw")
+    variables = {**params, **dvc_vars(revision.read_yaml("dvc.yaml", default={}))}
+    raw = (variables.get("paths") or {}).get("raw", "data/raw")
     raw_md5 = revision.output_md5(raw)
     problems = []
     for name, entry in stages.items():
@@ -342,6 +343,7 @@ class ModelImpact:
     bootstrap: dict[str, Any] | None = None
     segments: list[dict[str, Any]] = field(default_factory=list)
     gate: dict[str, Any] | None = None
+    champion_version: str | None = None  # from HEAD's champion pointer, which evaluate read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -388,6 +390,7 @@ def model_impact(project: Project, diff: DataDiff) -> ModelImpact:
         )
     reports = new.params().paths.reports
     metrics = new.read_json(f"{reports}/metrics.json", worktree=True)
+    pointer = new.read_json(new.params().paths.champion, default={}, worktree=True)
     gate = new.read_json(f"{reports}/gate.json", worktree=True)
     segments = new.read_json(f"{reports}/segments.json", default={}, worktree=True) or {}
     if not isinstance(metrics, dict) or not isinstance(gate, dict):
@@ -419,6 +422,7 @@ def model_impact(project: Project, diff: DataDiff) -> ModelImpact:
         bootstrap=gate.get("bootstrap"),
         segments=segment_deltas(segments, metric),
         gate=gate,
+        champion_version=pointer.get("version") if isinstance(pointer, dict) else None,
     )
 
 
@@ -1089,7 +1093,7 @@ def _model_lines(model: ModelImpact, cap: int) -> list[str]:
     if model.note:
         lines += [f"> ⚠️ {model.note}", ""]
     metrics = model.metrics
-    version = metrics.get("champion_version")
+    version = model.champion_version
     columns = [("candidate", "Candidate (HEAD)")]
     if metrics.get("champion"):
         columns.append(("champion", f"Champion {version}" if version else "Champion"))

@@ -32,7 +32,7 @@ from datawheel.errors import (
     MissingObjectError,
     ParamsError,
 )
-from datawheel.params import Contract, Params, parse_params
+from datawheel.params import Contract, Params, merge_dvc_vars, parse_params
 
 if TYPE_CHECKING:  # pandas and the ingest machinery load when data is read, not to read git
     import pandas as pd
@@ -217,12 +217,16 @@ class Revision:
         return sorted(b.path for b in sub.blobs if b.path.endswith(suffix))
 
     def params(self) -> Params:
-        """params.yaml at this commit, validated."""
+        """params.yaml at this commit with dvc.yaml's `paths` and `registry` vars, validated."""
         if self._params is None:
             data = self.read_yaml("params.yaml")
             if not isinstance(data, dict):
                 raise ParamsError(f"params.yaml@{self.short}: missing or not a mapping")
-            self._params = parse_params(data, f"params.yaml@{self.short}")
+            source = f"params.yaml@{self.short}"
+            merged = merge_dvc_vars(
+                data, self.read_yaml("dvc.yaml", default={}), source, f"dvc.yaml@{self.short}"
+            )
+            self._params = parse_params(merged, source)
         return self._params
 
     def raw_params(self) -> dict[str, Any]:

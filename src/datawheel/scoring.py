@@ -1,4 +1,12 @@
-"""Evaluation as the evaluate stage runs it: candidate, baseline and champion on one hold-out."""
+"""Evaluation as the evaluate stage runs it: candidate, baseline and champion on one hold-out.
+
+metrics.json, which dvc.yaml declares as the pipeline's metric, holds numbers only, so that
+`dvc metrics show/diff` and `dvc exp show` read it: the metric groups (`candidate`,
+`baseline`, and `champion` when there is one), the gate's paired delta with its CI (`gate`,
+with a champion only), and `holdout`, which hold-out was scored (its rows, its event-time
+dates and a fingerprint: the only non-numbers). Which champion version was scored is in
+models/champion.json, the pointer evaluate read.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,9 @@ import pandas as pd
 
 from datawheel.champion import load_champion_model, read_champion
 from datawheel.evaluate import (
+    BootstrapResult,
     classification_metrics,
+    holdout_identity,
     json_ready,
     paired_bootstrap,
     prior_proba,
@@ -66,7 +76,6 @@ def evaluate_candidate(
     metrics = {
         "candidate": classification_metrics(y, candidate_proba, labels),
         "baseline": classification_metrics(y, baseline_proba, labels),
-        "champion": None,
     }
     segments = {"candidate": segment_metrics(y, candidate_proba, segments_of, labels)}
 
@@ -89,7 +98,7 @@ def evaluate_candidate(
     decision = decide(
         candidate=metrics["candidate"],
         baseline=metrics["baseline"],
-        champion=metrics["champion"],
+        champion=metrics.get("champion"),
         bootstrap=bootstrap,
         candidate_segments=segments["candidate"],
         champion_segments=segments.get("champion"),
@@ -98,7 +107,37 @@ def evaluate_candidate(
         champion_version=champion.version if champion else None,
         candidate_is_champion=champion is not None and champion.model_md5 == card["model"]["md5"],
     )
-    metrics["champion_version"] = champion.version if champion else None
-    return EvaluationResult(
-        json_ready(metrics), json_ready(segments), decision, curve_data(y, candidate_proba, labels)
+    identity = holdout_identity(
+        holdout["row_id"], holdout[contract.target], holdout[contract.time_column]
     )
+    return EvaluationResult(
+        metrics_record(metrics, identity, bootstrap),
+        json_ready(segments),
+        decision,
+        curve_data(y, candidate_proba, labels),
+    )
+
+
+def metrics_record(
+    groups: dict[str, dict[str, float]], holdout: dict, bootstrap: BootstrapResult | None
+) -> dict:
+    """metrics.json: the metric groups, the gate's delta (with a champion only), the hold-out.
+
+    NaN (an undefined metric) becomes null, which `dvc metrics show` leaves out.
+    """
+    record = {
+        name: groups[name] for name in ("candidate", "champion", "baseline") if name in groups
+    }
+    if bootstrap is not None:
+        record["gate"] = gate_delta(bootstrap)
+    record["holdout"] = holdout
+    return json_ready(record)
+
+
+def gate_delta(bootstrap: BootstrapResult) -> dict[str, float]:
+    """The gate's paired primary-metric delta and its CI, as metrics.json numbers.
+
+    Taken as the gate computed it: positive means the candidate is better on the same rows
+    (candidate minus champion; champion minus candidate for a loss such as log_loss).
+    """
+    return {"delta": bootstrap.delta, "ci_low": bootstrap.ci_low, "ci_high": bootstrap.ci_high}

@@ -39,6 +39,7 @@ class SummaryInputs:
     validation: dict[str, Any] | None = None
     promotion: dict[str, Any] | None = None
     problems: dict[str, str] = field(default_factory=dict)
+    champion_version: str | None = None  # the champion evaluate scored, if any
 
 
 def read_optional_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -54,8 +55,13 @@ def read_optional_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     return data, None
 
 
-def load_inputs(reports: Path, promotion: Path | None) -> SummaryInputs:
-    """Read gate.json, metrics.json and validation_summary.json in reports, and the outcome."""
+def load_inputs(
+    reports: Path, promotion: Path | None, champion: Path | None = None
+) -> SummaryInputs:
+    """Read gate.json, metrics.json and validation_summary.json in reports, and the outcome.
+
+    `champion` is the pointer (models/champion.json) that names the version evaluate scored.
+    """
     found: dict[str, Any] = {}
     problems: dict[str, str] = {}
     files = {
@@ -71,14 +77,25 @@ def load_inputs(reports: Path, promotion: Path | None) -> SummaryInputs:
             problems[str(path)] = problem
     if found["gate"] is None and found.get("promotion"):
         found["gate"] = found["promotion"].get("gate")  # promote read it before it vanished
-    return SummaryInputs(reports=str(reports), problems=problems, **found)
+    version = _scored_champion(found.get("promotion"), champion)
+    return SummaryInputs(reports=str(reports), problems=problems, champion_version=version, **found)
+
+
+def _scored_champion(promotion: dict[str, Any] | None, champion: Path | None) -> str | None:
+    """The version the candidate was scored against: promote's `previous` when it ran (after
+    a promotion the pointer names the new version), else the pointer as evaluate read it."""
+    if promotion is not None and "previous" in promotion:
+        return promotion["previous"] or None
+    pointer = read_optional_json(champion)[0] if champion is not None else None
+    version = (pointer or {}).get("version")
+    return str(version) if version else None
 
 
 def render_summary(inputs: SummaryInputs, model_name: str = "the model") -> str:
     """Markdown for $GITHUB_STEP_SUMMARY: headline, metrics, gate checks, validation totals."""
     sections = [_headline(inputs, model_name)]
     if inputs.metrics:
-        sections.append(_metrics_section(inputs.metrics, inputs.gate))
+        sections.append(_metrics_section(inputs.metrics, inputs.gate, inputs.champion_version))
     if inputs.gate:
         from datawheel.gate import render_gate_json  # numpy and sklearn only when needed
 
@@ -125,11 +142,12 @@ def _fmt(value: Any, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _metrics_section(metrics: dict[str, Any], gate: dict[str, Any] | None) -> str:
+def _metrics_section(
+    metrics: dict[str, Any], gate: dict[str, Any] | None, version: str | None = None
+) -> str:
     primary = (gate or {}).get("primary_metric")
     columns = [("candidate", "candidate")]
     if metrics.get("champion"):
-        version = metrics.get("champion_version")
         columns.append(("champion", f"champion {version}" if version else "champion"))
     columns.append(("baseline", "naive baseline"))
     names = [m for m in METRIC_ORDER if any(m in (metrics.get(c) or {}) for c, _ in columns)]
@@ -163,10 +181,9 @@ def _bootstrap_line(bootstrap: dict[str, Any]) -> str:
 
 
 def _validation_failed(validation: dict[str, Any] | None) -> bool:
+    """Failed when a batch failed that no one acknowledged (the stage's own rule)."""
     if not validation:
         return False
-    if isinstance(validation.get("valid"), bool):
-        return not validation["valid"]
     return int(validation.get("failed", 0)) > int(validation.get("acknowledged", 0))
 
 

@@ -81,7 +81,7 @@ class Tracer:
 
     @property
     def name(self) -> str:
-        """The model's name from params.yaml at HEAD (dvc.yaml templates it from there)."""
+        """The model's name at HEAD: the `registry.model_name` var that dvc.yaml's artifacts use."""
         if self._name is None:
             self._name = self.project.at("HEAD").params().registry.model_name
         return self._name

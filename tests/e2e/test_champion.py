@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from datawheel.dvcio import cached_object
@@ -11,6 +12,7 @@ from datawheel.workspace import CommandFailed, dvc
 from .conftest import Project, set_params
 
 pytestmark = pytest.mark.e2e
+HOLDOUT = "data/curated/holdout.parquet"
 
 
 def _crown(project: Project, version: str) -> str:
@@ -50,7 +52,10 @@ def test_gate_rescores_the_champion_and_promotes_after_concept_drift(project: Pr
     project.repro()
     metrics = read_json(project.root / "reports/metrics.json")
     gate = read_json(project.root / "reports/gate.json")
-    assert metrics["champion_version"] == "v1.0.0"
+    assert read_json(project.root / "models/champion.json")["version"] == "v1.0.0"
+    bootstrap = gate["bootstrap"]  # metrics.json carries the gate's own paired delta and CI
+    assert metrics["gate"] == {k: bootstrap[k] for k in ("delta", "ci_low", "ci_high")}
+    assert metrics["holdout"]["rows"] == len(pd.read_parquet(project.root / HOLDOUT))
     assert metrics["candidate"]["roc_auc"] > metrics["champion"]["roc_auc"] + 0.1
     assert gate["bootstrap"]["ci_low"] > 0
     assert gate["decision"] == "promote", gate["reasons"]

@@ -123,6 +123,17 @@ def test_a_temp_experiment_gates_against_the_champion_and_applies(
     assert experiment["error"] is None
     params = experiment["data"]["params"]["params.yaml"]["data"]
     assert params["model"]["hist_gradient_boosting"]["learning_rate"] == 0.05
+    # DVC's own table: paths are dvc.yaml vars, not params; the only metric is the model's,
+    # in numbers, but for the identity of the hold-out it was scored on.
+    assert "paths" not in params and "registry" not in params
+    assert list(experiment["data"]["metrics"]) == ["reports/metrics.json"]
+    metrics = experiment["data"]["metrics"]["reports/metrics.json"]["data"]
+    identity = {"start", "end", "fingerprint"}
+    for group, values in metrics.items():
+        for key, value in values.items():
+            wanted = str if group == "holdout" and key in identity else (int, float)
+            assert isinstance(value, wanted) and not isinstance(value, bool), (group, key)
+    assert {"candidate", "champion", "baseline", "gate", "holdout"} <= set(metrics)
     gate = _gate_at(checkout, experiment["rev"])
     _assert_gated_against(gate, promoted.champion)
     recorded = json.loads(checkout.git.git.show(f"{experiment['rev']}:models/champion.json"))

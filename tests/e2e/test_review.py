@@ -378,7 +378,7 @@ def test_model_impact_and_drift_as_a_retraining_trigger(project: Project, tmp_pa
     model = report.model
     assert model.available and model.fresh
     assert "working tree" in model.note
-    assert model.metrics["champion_version"] == "v1.0.0"
+    assert model.champion_version == "v1.0.0" and "champion_version" not in model.metrics
     assert model.bootstrap["ci_low"] <= model.bootstrap["delta"] <= model.bootstrap["ci_high"]
     assert model.gate["decision"] in ("promote", "hold")
     assert {s["segment"] for s in model.segments} == {f"R{i:02d}" for i in range(1, 25)}

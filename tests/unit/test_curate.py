@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from datawheel.curate import apply_window, check_leakage, curate, split_by_time
 from datawheel.errors import LeakageError
@@ -108,6 +109,38 @@ def test_label_issues_flag_or_drop():
     train_d, _, report_d = curate(frame, set(), drop)
     assert report_d.counts["label_issues_dropped"] == report_f.counts["label_issues_flagged"]
     assert len(train_d) == len(train_f) - report_f.counts["label_issues_flagged"]
+
+
+def test_label_issues_do_not_depend_on_the_model_params():
+    """Retuning the trained model must not move which training labels are flagged."""
+    frame = _days(10, inject=("label_noise@2",))
+    settings = {"folds": 3}
+    before = curate(frame, set(), _params(label_issues=settings))[2]
+    retuned = _params(
+        label_issues=settings,
+        model={"estimator": "logistic_regression", "logistic_regression": {"C": 0.01}},
+    )
+    after = curate(frame, set(), retuned)[2]
+    assert before.flagged and after.flagged == before.flagged
+    assert after.to_dict()["params"] == before.to_dict()["params"]
+    assert "model" not in after.to_dict()["params"]
+    own = _params(label_issues={**settings, "logistic_regression": {"C": 0.01, "max_iter": 1000}})
+    assert curate(frame, set(), own)[2].flagged != before.flagged  # its own settings do count
+
+
+def test_label_issues_scorer_is_built_from_its_own_section():
+    settings = PARAMS.label_issues.model_copy(update={"seed": 3})
+    scorer = settings.scorer
+    assert (scorer.estimator, scorer.seed) == ("logistic_regression", 3)
+    assert scorer.estimator_params == {"C": 1.0, "max_iter": 1000}
+
+
+def test_curate_params_list_only_what_curate_reads():
+    """dvc.yaml: curate depends on no `model` key, and on no contract key it does not read."""
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["curate"]
+    assert not [key for key in stage["params"] if key.split(".")[0] == "model"]
+    assert "contract.segment" not in stage["params"] and "contract" not in stage["params"]
+    assert {"window", "split", "leakage", "label_issues"} <= set(stage["params"])
 
 
 def test_batches_before_the_window_are_not_read_and_the_result_is_the_same(tmp_path):

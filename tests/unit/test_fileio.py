@@ -67,11 +67,22 @@ def test_model_card_has_fingerprints_and_no_clock(tmp_path, monkeypatch):
         "window": {"start": "2026-01-01", "end": "2026-01-29"},
         "split": {"cutoff": "2026-01-22"},
         "per_batch": [{"batch": "data/raw/2026-01-01.csv", "md5": "m", "rows": 9}],
+        "params": params.model_dump(
+            mode="json", include={"window", "split", "leakage", "label_issues"}
+        ),
     }
     card = model_card(params, "md5x", pd.DataFrame({"row_id": ["a", "b"]}), curation)
     assert card["model"]["md5"] == "md5x" and card["data"]["train_rows"] == 2
     assert card["data"]["train_fingerprint"] == "t" and card["data"]["batches"][0]["md5"] == "m"
     assert card["params"]["contract"]["target"] == "churned"
+    assert list(card["params"]) == [
+        "contract",
+        "window",
+        "split",
+        "leakage",
+        "label_issues",
+        "model",
+    ]
     assert library_versions()["scikit-learn"]
     again = model_card(params, "md5x", pd.DataFrame({"row_id": ["b", "a"]}), curation)
     assert json.dumps(again, sort_keys=True) == json.dumps(card, sort_keys=True)

@@ -1,4 +1,4 @@
-"""params.yaml parses into typed objects; mistakes are named by their key."""
+"""params.yaml (+ dvc.yaml vars) parses into typed objects; mistakes are named by their key."""
 
 from pathlib import Path
 
@@ -6,10 +6,11 @@ import pytest
 import yaml
 
 from datawheel.errors import ParamsError
-from datawheel.params import load_params, parse_params
+from datawheel.params import load_params, merge_dvc_vars, parse_params
 
 ROOT = Path(__file__).resolve().parents[2]
-RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+RAW = merge_dvc_vars(yaml.safe_load((ROOT / "params.yaml").read_text()), PIPELINE)
 
 
 def test_shipped_params_parse():
@@ -38,6 +39,49 @@ def test_wrong_values_name_the_key(path, value, message):
     node[path[-1]] = value
     with pytest.raises(ParamsError, match=message):
         parse_params(data)
+
+
+def test_paths_and_registry_are_dvc_yaml_vars_not_params():
+    """DVC's `dvc exp show` lists every key of params.yaml: paths are template variables."""
+    shipped = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert "paths" not in shipped and "registry" not in shipped
+    params = load_params(ROOT / "params.yaml")
+    assert params.paths.reports == "reports" and params.registry.model_name == "churn-model"
+
+
+def _project(tmp_path: Path, params: dict, pipeline: dict) -> Path:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    return tmp_path / "params.yaml"
+
+
+def test_paths_are_read_from_the_dvc_yaml_beside_params(tmp_path):
+    pipeline = yaml.safe_load(yaml.safe_dump(PIPELINE))
+    pipeline["vars"][1]["paths"]["reports"] = "out/reports"
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert load_params(_project(tmp_path, params, pipeline)).paths.reports == "out/reports"
+
+
+def test_missing_vars_name_the_file_and_key(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    pipeline = {"vars": [PIPELINE["vars"][0]], "stages": {}}
+    with pytest.raises(ParamsError, match=r"dvc.yaml: `vars:` has no `paths` mapping"):
+        load_params(_project(tmp_path, params, pipeline))
+    (tmp_path / "dvc.yaml").unlink()
+    with pytest.raises(ParamsError, match=r"dvc.yaml: not found"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_a_path_in_both_files_is_refused(tmp_path):
+    params = {**yaml.safe_load((ROOT / "params.yaml").read_text()), "paths": RAW["paths"]}
+    with pytest.raises(ParamsError, match=r"params.yaml: `paths` is also defined in .*dvc.yaml"):
+        load_params(_project(tmp_path, params, PIPELINE))
+
+
+def test_a_commit_from_before_the_move_still_reads():
+    """History keeps paths in params.yaml and no vars in dvc.yaml: diff and trace read it."""
+    legacy = merge_dvc_vars(RAW, {"stages": {}})
+    assert parse_params(legacy).paths.raw == "data/raw"
 
 
 def test_missing_file_is_a_clear_error(tmp_path):

@@ -339,12 +339,14 @@ def git(root: Path, *args: str) -> str:
 
 def test_the_version_is_the_one_promote_would_create(tmp_path):
     """The registry's latest version, bumped by promote's own rule since the champion."""
-    params = (Path(__file__).resolve().parents[2] / "params.yaml").read_text(encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]
+    params = (root / "params.yaml").read_text(encoding="utf-8")
     git(tmp_path, "init", "--quiet", "--initial-branch=main")
     git(tmp_path, "config", "user.email", "t@example.com")
     git(tmp_path, "config", "user.name", "t")
     (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
-    git(tmp_path, "add", "params.yaml")
+    (tmp_path / "dvc.yaml").write_text((root / "dvc.yaml").read_text(), encoding="utf-8")
+    git(tmp_path, "add", "params.yaml", "dvc.yaml")
     git(tmp_path, "commit", "--quiet", "-m", "champion's commit")
     champion_commit = git(tmp_path, "rev-parse", "HEAD")
     git(tmp_path, "tag", "--annotate", "churn-model@v1.2.0", "-m", "v1.2.0")

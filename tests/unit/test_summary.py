@@ -19,7 +19,8 @@ METRICS = {
     "candidate": {"roc_auc": 0.8412, "accuracy": 0.81, "log_loss": 0.40},
     "champion": {"roc_auc": 0.8201, "accuracy": 0.80, "log_loss": 0.42},
     "baseline": {"roc_auc": 0.5, "accuracy": 0.76, "log_loss": 0.55},
-    "champion_version": "v1.2.0",
+    "gate": {"delta": 0.0211, "ci_low": 0.0102, "ci_high": 0.0318},
+    "holdout": {"rows": 7000, "start": "2026-01-25", "end": "2026-01-31", "fingerprint": "0a1b"},
 }
 BOOTSTRAP = {
     "metric": "roc_auc",
@@ -76,6 +77,7 @@ def _inputs(**overrides) -> SummaryInputs:
         "metrics": METRICS,
         "validation": VALIDATION,
         "promotion": PROMOTED,
+        "champion_version": "v1.2.0",
     }
     return SummaryInputs(**{**fields, **overrides})
 
@@ -102,14 +104,31 @@ def test_summary_renders_as_github_markdown_tables():
 
 
 def test_held_without_a_champion_and_without_one_column():
-    metrics = {**METRICS, "champion": None, "champion_version": None}
+    metrics = {key: value for key, value in METRICS.items() if key not in ("champion", "gate")}
     held = {**PROMOTED, "result": "held", "version": None, "previous": None, "message": "m"}
-    text = render_summary(_inputs(metrics=metrics, promotion=held), "churn-model")
+    text = render_summary(
+        _inputs(metrics=metrics, promotion=held, champion_version=None), "churn-model"
+    )
     assert text.startswith("## Held: no model was promoted, there is no champion yet\n\nm\n")
     assert "| metric | candidate | naive baseline |" in text
     held_with_champion = {**held, "previous": "v1.2.0"}
     text = render_summary(_inputs(promotion=held_with_champion), "churn-model")
     assert text.startswith("## Held: the champion v1.2.0 stays in prod")
+
+
+def test_the_scored_champion_is_promote_s_previous_else_the_pointer(tmp_path):
+    """metrics.json holds numbers only: the version comes from the outcome or the pointer."""
+    pointer = tmp_path / "champion.json"
+    pointer.write_text(json.dumps({"version": "v1.3.0", "model_md5": "0" * 32}))
+    (tmp_path / "promotion.json").write_text(json.dumps(PROMOTED))  # previous: v1.2.0
+    assert load_inputs(tmp_path, tmp_path / "promotion.json", pointer).champion_version == (
+        "v1.2.0"
+    )
+    assert load_inputs(tmp_path, None, pointer).champion_version == "v1.3.0"
+    assert load_inputs(tmp_path, None, tmp_path / "missing.json").champion_version is None
+    first = {**PROMOTED, "previous": None}
+    (tmp_path / "promotion.json").write_text(json.dumps(first))
+    assert load_inputs(tmp_path, tmp_path / "promotion.json", pointer).champion_version is None
 
 
 def test_rollback_refused_and_error_outcomes_have_their_headline():
@@ -186,10 +205,11 @@ def test_cli_summary_exits_zero_with_nothing_there(tmp_path):
     assert "- `missing.json`: not found" in result.stdout
 
 
-def test_cli_summary_reads_the_reports_folder_from_params(tmp_path):
+def test_cli_summary_reads_the_reports_folder_from_dvc_yaml_vars(tmp_path):
     root = Path(__file__).resolve().parents[2]
-    (tmp_path / "params.yaml").write_text(
-        (root / "params.yaml").read_text().replace("reports: reports", "reports: out/reports")
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    (tmp_path / "dvc.yaml").write_text(
+        (root / "dvc.yaml").read_text().replace("reports: reports", "reports: out/reports")
     )
     reports = tmp_path / "out" / "reports"
     reports.mkdir(parents=True)
@@ -259,7 +279,8 @@ def _sentence_starts(text: str) -> list[str]:
 
 def _promote_held(tmp_path: Path, gate: dict, champion: str | None) -> dict:
     root = Path(__file__).resolve().parents[2]
-    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    for name in ("params.yaml", "dvc.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "gate.json").write_text(json.dumps(gate))
     if champion:

@@ -39,21 +39,23 @@ def summary(
         Path | None, typer.Option(help="The outcome file of `datawheel promote --outcome`.")
     ] = None,
     reports: Annotated[
-        Path | None, typer.Option(help="Reports folder (default: paths.reports in params.yaml).")
+        Path | None, typer.Option(help="Reports folder (default: paths.reports in dvc.yaml vars).")
     ] = None,
 ) -> None:
     """Markdown summary of a retrain run for $GITHUB_STEP_SUMMARY; tolerates missing files."""
     from datawheel.summary import load_inputs, render_summary
 
     model_name, default_reports = "the model", Path("reports")
+    champion = Path("models/champion.json")
     try:
         from datawheel.params import load_params
 
         params = load_params()
         model_name, default_reports = params.registry.model_name, Path(params.paths.reports)
+        champion = Path(params.paths.champion)
     except DatawheelError:
         pass  # the summary must still say what happened when params.yaml is the problem
-    inputs = load_inputs(reports or default_reports, promotion)
+    inputs = load_inputs(reports or default_reports, promotion, champion)
     typer.echo(render_summary(inputs, model_name), nl=False)
 
 

@@ -266,7 +266,7 @@ def _print_model(console: Console, model: Any) -> None:
         return
     from datawheel.render import gate_table, metrics_table
 
-    console.print(metrics_table(model.metrics))
+    console.print(metrics_table(model.metrics, model.champion_version))
     if model.gate:
         console.print(gate_table(model.gate))
     if model.note:
