@@ -29,9 +29,7 @@ def _finish(outcome, outcome_file: Path | None, allow_hold: bool = False) -> Non
         "recorded": "green",
         "up_to_date": "green",
         "held": "yellow",
-    }.get(
-        outcome.result, "red"
-    )
+    }.get(outcome.result, "red")
     console.print(f"[bold {colour}]{outcome.result}[/]: {outcome.message}", highlight=False)
     code = outcome.exit_code
     if allow_hold and outcome.result == "held":
