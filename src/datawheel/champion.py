@@ -19,6 +19,9 @@ class Champion:
     tags: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    # {version, by, at, reason} while an operator holds prod on this version (rollback or
+    # `datawheel pin`); every gate holds until `datawheel release` lifts it.
+    pin: dict[str, Any] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -31,6 +34,15 @@ def read_champion(path: Path) -> Champion | None:
         return None
     known = Champion.__dataclass_fields__
     return Champion(**{k: v for k, v in data.items() if k in known})
+
+
+def pin_reason(pin: dict[str, Any]) -> str:
+    """The gate's reason while prod is pinned, in one sentence that names who, when and why."""
+    why = str(pin.get("reason") or "no reason given").strip().rstrip(".")
+    return (
+        f"prod pinned by {pin.get('by')} at {pin.get('at')}: {why}. Every candidate is held "
+        "until `datawheel release` lifts the pin."
+    )
 
 
 def load_champion_model(champion: Champion, root: Path = Path(".")):

@@ -332,8 +332,12 @@ def decide(
     gate: Gate,
     champion_version: str | None = None,
     candidate_is_champion: bool = False,
+    pinned: str | None = None,
 ) -> GateDecision:
     """Apply every gate rule; promote only when all of them pass.
+
+    `pinned`: the reason prod is pinned (champion.json `pin`), which holds every candidate;
+    the other checks are still run and reported.
 
     `candidate_is_champion`: the candidate's model bytes are the champion's (the state
     right after a promotion, re-evaluated): there is nothing new to promote.
@@ -354,6 +358,8 @@ def decide(
         for guarded, tolerance in sorted(gate.guardrails.items()):
             checks.append(_guardrail_check(guarded, tolerance, candidate, champion))
         checks.append(_segment_check(candidate_segments, champion_segments, gate))
+    if pinned:
+        checks.insert(0, Check("pin", False, pinned, {"pinned": True}))
     failed = [check for check in checks if not check.passed]
     if failed and failed[0].name == "new_model":
         reasons = [failed[0].detail]  # comparing a model with itself says nothing more

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from datawheel.champion import read_champion
+from datawheel.champion import pin_reason, read_champion
 from datawheel.errors import DatawheelError
 from datawheel.fileio import read_json, write_json
 from datawheel.params import Params, load_params, merge_dvc_vars, parse_params
@@ -38,9 +38,12 @@ from datawheel.workspace import CommandFailed
 
 PROMOTED, ROLLED_BACK, HELD, REFUSED, ERROR = "promoted", "rolled_back", "held", "refused", "error"
 RECORDED, UP_TO_DATE = "recorded", "up_to_date"
+PINNED, RELEASED = "pinned", "released"
 EXIT_CODES = {
     PROMOTED: 0,
     ROLLED_BACK: 0,
+    PINNED: 0,
+    RELEASED: 0,
     RECORDED: 0,
     UP_TO_DATE: 0,
     HELD: 10,
@@ -129,7 +132,10 @@ def promote(
         previous = champion.version if champion else None
         return Outcome(HELD, hold_paragraph(gate, previous), previous=previous, gate=gate)
     validation = read_json(root / params.paths.reports / "validation.json") or {}
+    pinned = getattr(read_champion(root / params.paths.champion), "pin", None)
     try:
+        if pinned:
+            raise Refused(pin_reason(pinned))
         if not validation.get("passed"):
             raise Refused("validation did not pass for this data; the gate cannot promote it")
         _check_lock_is_fresh(root)
@@ -327,8 +333,10 @@ def rollback(
     remote: str = "origin",
     branch: str | None = None,
     dvc_push: Callable[[Path], None] = _dvc_push,
+    reason: str | None = None,
 ) -> Outcome:
-    """Assign `prod` back to an earlier version (default: the one before the champion)."""
+    """Assign `prod` back to an earlier version (default: the one before the champion) and
+    pin it there: every gate holds until `release`, so no scheduled run undoes it."""
     params = load_params(root / "params.yaml")
     name = params.registry.model_name
     git = _Git(root)
@@ -358,7 +366,8 @@ def rollback(
             )
     except Refused as exc:
         return Outcome(REFUSED, str(exc), previous=current)
-    record = {**record, "rolled_back_from": current}
+    pin = _pin(git, target, reason or f"rolled back from {current}")
+    record = {**record, "rolled_back_from": current, "pin": pin}
     start = git("rev-parse", "HEAD")
     restore = _Restore(start, start, [params.paths.champion, *reproduced_paths(root)])
     write_json(root / params.paths.champion, record)
@@ -367,7 +376,7 @@ def rollback(
             git,
             root,
             params.paths.champion,
-            f"rollback {name}: {PROD} back to {target} from {current}",
+            f"rollback {name}: {PROD} back to {target} from {current}\n\n{_pin_trailer(pin)}",
         )
     except CommandFailed as exc:
         _undo(git, [], restore)
@@ -381,12 +390,16 @@ def rollback(
         branch,
         commit,
         [stage_tag],
-        [f"{name} {target} assigned to {PROD} again: rollback from {current}"],
+        [
+            f"{name} {target} assigned to {PROD} again: rollback from {current}\n\n"
+            f"{_pin_trailer(pin)}"
+        ],
         registry,
         dvc_push,
         Outcome(
             ROLLED_BACK,
-            f"rolled {name} {PROD} back to {target} from {current}",
+            f"rolled {name} {PROD} back to {target} from {current}; pinned until "
+            "`datawheel release`",
             target,
             current,
             [stage_tag],
@@ -394,6 +407,144 @@ def rollback(
         ),
         restore,
         tag_commits=[tag.commit],
+    )
+
+
+def pin(
+    root: Path = Path("."),
+    version: str | None = None,
+    reason: str | None = None,
+    remote: str = "origin",
+    branch: str | None = None,
+    dvc_push: Callable[[Path], None] = _dvc_push,
+) -> Outcome:
+    """Pin prod on the champion it has now (an incident freeze): every gate holds."""
+    params = load_params(root / "params.yaml")
+    name = params.registry.model_name
+    git = _Git(root)
+    record = read_json(root / params.paths.champion) or {}
+    current = record.get("version")
+    try:
+        if not current:
+            raise Refused(f"{name} has no champion in {PROD} to pin")
+        wanted = version if version is None or version.startswith("v") else f"v{version}"
+        if wanted and wanted != current:
+            raise Refused(
+                f"{name} {wanted} is not in {PROD} ({current} is): to put it there and pin it, "
+                f"run `datawheel rollback {wanted}`"
+            )
+        if record.get("pin"):
+            raise Refused(f"{name} {PROD} is already pinned: {pin_reason(record['pin'])}")
+    except Refused as exc:
+        return Outcome(REFUSED, str(exc), previous=current)
+    held = _pin(git, current, reason or "pinned by an operator")
+    return _repoint(
+        git,
+        root,
+        params.paths.champion,
+        {**record, "pin": held},
+        f"pin {name} {current} in {PROD}\n\n{_pin_trailer(held)}",
+        remote,
+        branch,
+        dvc_push,
+        Outcome(PINNED, f"pinned {name} {PROD} on {current}: {pin_reason(held)}", current),
+    )
+
+
+def release(
+    root: Path = Path("."),
+    reason: str | None = None,
+    remote: str = "origin",
+    branch: str | None = None,
+    dvc_push: Callable[[Path], None] = _dvc_push,
+) -> Outcome:
+    """Lift the pin: the next gate may promote again."""
+    params = load_params(root / "params.yaml")
+    name = params.registry.model_name
+    git = _Git(root)
+    record = read_json(root / params.paths.champion) or {}
+    held = record.get("pin")
+    if not held:
+        return Outcome(REFUSED, f"{name} {PROD} is not pinned", previous=record.get("version"))
+    by, at = operator(git), _now()
+    why = (reason or "no reason given").strip()
+    message = (
+        f"release {name} {PROD}: the pin on {held.get('version')} is lifted\n\n"
+        f"Released-by: {by}\nReleased-at: {at}\nReason: {why}\nWas: {pin_reason(held)}"
+    )
+    return _repoint(
+        git,
+        root,
+        params.paths.champion,
+        {**record, "pin": None},
+        message,
+        remote,
+        branch,
+        dvc_push,
+        Outcome(
+            RELEASED,
+            f"released the pin on {name} {held.get('version')}: the next gate may promote",
+            record.get("version"),
+        ),
+    )
+
+
+def _repoint(
+    git: _Git,
+    root: Path,
+    champion_path: str,
+    record: dict,
+    message: str,
+    remote: str,
+    branch: str | None,
+    dvc_push: Callable[[Path], None],
+    outcome: Outcome,
+) -> Outcome:
+    """Commit a changed champion pointer with the evaluate outputs that depend on it, push."""
+    try:
+        branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
+        _check_only_reproduced_changes(git, root)
+        _check_origin_has_not_moved(git, remote, branch)
+    except Refused as exc:
+        return Outcome(REFUSED, str(exc), previous=outcome.version)
+    start = git("rev-parse", "HEAD")
+    restore = _Restore(start, start, [champion_path, *reproduced_paths(root)])
+    write_json(root / champion_path, record)
+    try:
+        _commit_reevaluated(git, root, champion_path, message)
+    except CommandFailed as exc:
+        _undo(git, [], restore)
+        return Outcome(ERROR, _reevaluation_failed(exc), previous=outcome.version)
+    outcome.commit = git("rev-parse", "HEAD")
+    return _publish(
+        git, root, remote, branch, outcome.commit, [], [], None, dvc_push, outcome, restore
+    )
+
+
+def operator(git: _Git) -> str:
+    """Who acts: the CI run when there is one (its URL), else the local git identity."""
+    if os.environ.get("GITHUB_RUN_ID"):
+        return promoted_by()
+    name = git("config", "user.name", check=False) or "unknown"
+    email = git("config", "user.email", check=False)
+    return f"{name} <{email}>" if email else name
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pin(git: _Git, version: str, reason: str) -> dict:
+    return {"version": version, "by": operator(git), "at": _now(), "reason": reason.strip()}
+
+
+def _pin_trailer(pin: dict) -> str:
+    """The pin in the commit and tag messages, readable without datawheel."""
+    return (
+        f"Pinned-by: {pin['by']}\nPinned-at: {pin['at']}\nPinned-version: {pin['version']}\n"
+        f"Reason: {pin['reason']}\nEvery gate holds until `datawheel release`."
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datawheel.champion import load_champion_model, read_champion
+from datawheel.champion import load_champion_model, pin_reason, read_champion
 from datawheel.evaluate import (
     BootstrapResult,
     classification_metrics,
@@ -106,6 +106,7 @@ def evaluate_candidate(
         gate=gate,
         champion_version=champion.version if champion else None,
         candidate_is_champion=champion is not None and champion.model_md5 == card["model"]["md5"],
+        pinned=pin_reason(champion.pin) if champion and champion.pin else None,
     )
     identity = holdout_identity(
         holdout["row_id"], holdout[contract.target], holdout[contract.time_column]

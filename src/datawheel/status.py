@@ -43,6 +43,7 @@ def project_status(root: Path = Path("."), now: float | None = None) -> Status:
             "commit": pointer.get("commit"),
             "primary": pointer.get("primary"),
             "metrics": pointer.get("metrics"),
+            "pin": pointer.get("pin"),
             "promoted_at": promoted_at,
             "age_days": round((now - promoted_at) / 86400, 2) if promoted_at else None,
             "trained_on": {

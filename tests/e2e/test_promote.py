@@ -170,6 +170,52 @@ def test_promote_hold_and_rollback_through_the_registry(flywheel: Project, tmp_p
     result = _cli(project, "rollback", "v9.9.9")
     assert result.returncode == 11 and "not a registered version" in result.stdout
 
+    # The rollback holds: the team fixes the params and delivers a day; the candidate beats
+    # the restored v1.0.0, and the gate still holds with the pin's reason.
+    pin = rolled["pin"]
+    assert pin["version"] == "v1.0.0" and pin["reason"] == "rolled back from v1.1.0"
+    assert pin["by"] and pin["at"].endswith("Z")
+    message = subprocess.run(
+        ["git", "--git-dir", str(_origin(project)), "log", "-1", "--format=%B", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Pinned-version: v1.0.0" in message and "Reason: rolled back from v1.1.0" in message
+    assert '"pin": {' in status.stdout
+    set_params(project.root, {("model", "estimator"): "hist_gradient_boosting"})
+    project.add_days(35, 1, inject=("concept_drift@21",))
+    project.commit_data("params: back to gradient boosting; data: a day")
+    project.git.git.push("origin", "main")
+    project.repro()
+    gate = read_json(project.root / "reports/gate.json")
+    assert gate["decision"] == "hold"
+    assert gate["reasons"][0].startswith(f"prod pinned by {pin['by']} at {pin['at']}: rolled")
+    others = [c for c in gate["checks"] if c["name"] != "pin"]
+    assert all(c["passed"] for c in others), others  # it would promote, but for the pin
+    result = _cli(project, "promote")
+    assert result.returncode == 10 and "pinned" in result.stdout
+
+    # Release lifts it: the pointer is committed with the re-evaluated gate, which promotes.
+    result = _cli(project, "release", "--reason", "fixed upstream")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_json(project.root / "models/champion.json")["pin"] is None
+    assert read_json(project.root / "reports/gate.json")["decision"] == "promote"
+    result = _cli(project, "promote")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_json(project.root / "models/champion.json")["version"] == "v1.2.0"
+
+    # An incident freeze without a rollback: only the version in prod can be pinned.
+    result = _cli(project, "pin", "v1.0.0")
+    assert result.returncode == 11 and "datawheel rollback v1.0.0" in result.stdout
+    result = _cli(project, "pin", "--reason", "incident 42")
+    assert result.returncode == 0, result.stdout + result.stderr
+    frozen = read_json(project.root / "models/champion.json")
+    assert frozen["pin"]["version"] == "v1.2.0" and frozen["pin"]["reason"] == "incident 42"
+    assert "incident 42" in read_json(project.root / "reports/gate.json")["reasons"][0]
+    result = _cli(project, "pin")
+    assert result.returncode == 11 and "already pinned" in result.stdout
+
 
 def read_json_text(text: str) -> dict:
     import json

@@ -290,3 +290,15 @@ def test_a_candidate_that_is_the_champion_is_held_with_that_reason_alone():
 def test_the_champion_identity_check_only_applies_with_a_champion():
     decision = first_time(candidate_is_champion=True)
     assert decision.decision == "promote" and "new_model" not in failed(decision)
+
+
+def test_a_pinned_prod_holds_every_candidate_and_still_reports_the_other_checks():
+    reason = "prod pinned by Ops <ops@example.com> at 2026-12-03T08:00:00Z: rolled back."
+    decision = with_champion(pinned=reason)
+    assert decision.decision == "hold"
+    assert failed(decision) == ["pin"]  # everything else passed, and says so
+    assert decision.reasons == [reason]
+    weak = with_champion(pinned=reason, validation_passed=False)
+    assert failed(weak) == ["pin", "validation"] and weak.reasons[0] == reason
+    first = first_time(pinned=reason)
+    assert first.decision == "hold" and first.reasons == [reason]

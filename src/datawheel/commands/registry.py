@@ -15,6 +15,8 @@ def register(app: typer.Typer) -> None:
     app.command()(record)
     app.command()(promote)
     app.command()(rollback)
+    app.command()(pin)
+    app.command()(release)
     app.command()(status)
 
 
@@ -28,6 +30,8 @@ def _finish(outcome, outcome_file: Path | None, allow_hold: bool = False) -> Non
         "rolled_back": "green",
         "recorded": "green",
         "up_to_date": "green",
+        "pinned": "green",
+        "released": "green",
         "held": "yellow",
     }.get(outcome.result, "red")
     console.print(f"[bold {colour}]{outcome.result}[/]: {outcome.message}", highlight=False)
@@ -72,14 +76,55 @@ def promote(
 
 def rollback(
     version: Annotated[str | None, typer.Argument(help="Version, e.g. v1.2.0.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Why; recorded in the pin (default: rolled back from X).")
+    ] = None,
     remote: Annotated[str, typer.Option(help="The git remote to push to.")] = "origin",
     branch: Annotated[str | None, typer.Option(help="Branch to push (default: current).")] = None,
     outcome: Annotated[Path | None, typer.Option(help="Write the outcome as JSON here.")] = None,
 ) -> None:
-    """Assign prod back to an earlier version (default: the champion before this one)."""
+    """Assign prod back to an earlier version (default: the champion before this one) and
+    pin it: every gate holds until `datawheel release`.
+
+    Exit codes: 0 rolled back, 11 refused, 1 error (nothing changed).
+    """
     from datawheel.promote import rollback as run_rollback
 
-    _finish(run_rollback(Path("."), version, remote, branch), outcome)
+    _finish(run_rollback(Path("."), version, remote, branch, reason=reason), outcome)
+
+
+def pin(
+    version: Annotated[
+        str | None, typer.Argument(help="The version in prod now (a check; default: it).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why; shown in every held gate.")] = None,
+    remote: Annotated[str, typer.Option(help="The git remote to push to.")] = "origin",
+    branch: Annotated[str | None, typer.Option(help="Branch to push (default: current).")] = None,
+    outcome: Annotated[Path | None, typer.Option(help="Write the outcome as JSON here.")] = None,
+) -> None:
+    """Pin prod on its champion (an incident freeze): every gate holds until release.
+
+    Exit codes: 0 pinned, 11 refused (no champion, another version, already pinned, origin
+    moved), 1 error (nothing changed).
+    """
+    from datawheel.promote import pin as run_pin
+
+    _finish(run_pin(Path("."), version, reason, remote, branch), outcome)
+
+
+def release(
+    reason: Annotated[str | None, typer.Option(help="Why; recorded in the commit.")] = None,
+    remote: Annotated[str, typer.Option(help="The git remote to push to.")] = "origin",
+    branch: Annotated[str | None, typer.Option(help="Branch to push (default: current).")] = None,
+    outcome: Annotated[Path | None, typer.Option(help="Write the outcome as JSON here.")] = None,
+) -> None:
+    """Lift the pin a rollback or `datawheel pin` set: the next gate may promote again.
+
+    Exit codes: 0 released, 11 refused (not pinned, origin moved), 1 error.
+    """
+    from datawheel.promote import release as run_release
+
+    _finish(run_release(Path("."), reason, remote, branch), outcome)
 
 
 def status(
@@ -102,6 +147,10 @@ def status(
         if primary.get("value") is not None:
             table.add_row(primary["metric"], f"{primary['value']:.4f}")
         table.add_row("age", f"{champ['age_days']} days" if champ["age_days"] is not None else "—")
+        if champ.get("pin"):
+            from datawheel.champion import pin_reason
+
+            table.add_row("pinned", pin_reason(champ["pin"]))
         trained = champ["trained_on"]
         window = trained.get("window") or {}
         table.add_row(
