@@ -122,18 +122,22 @@ class Flywheel:
 
     def rollback(self, version: str | None = None) -> dict:
         """An operator's `datawheel rollback` from an up-to-date clone."""
+        return self.operate("rollback", *([version] if version else []))
+
+    def operate(self, command: str, *args: str) -> dict:
+        """An operator's registry command (rollback, pin, release) from an up-to-date clone."""
         self.sync()
-        args = [sys.executable, "-m", "datawheel", "rollback", "--outcome", "rollback.json"]
+        outcome_file = self.dev / f"{command}.json"
         result = subprocess.run(
-            [*args, *([version] if version else [])],
+            [sys.executable, "-m", "datawheel", command, "--outcome", outcome_file.name, *args],
             cwd=self.dev,
             capture_output=True,
             text=True,
             env=command_env(),
             check=False,
         )
-        outcome = read_json(self.dev / "rollback.json") or {"result": "error"}
-        (self.dev / "rollback.json").unlink(missing_ok=True)
+        outcome = read_json(outcome_file) or {"result": "error", "message": result.stdout}
+        outcome_file.unlink(missing_ok=True)
         outcome["exit_code"] = result.returncode
         self.sync()
         return outcome
@@ -321,9 +325,20 @@ def _params_change(label: str, changes: dict[tuple[str, ...], Any]) -> Scene:
     return Scene(label, play)
 
 
-def _rollback(label: str) -> Scene:
+def _scheduled_run(label: str) -> Scene:
     def play(wheel: Flywheel) -> RunRecord:
-        outcome = wheel.rollback()
+        return wheel.retrain(label, "(schedule)", 0)
+
+    return Scene(label, play)
+
+
+def _rollback(label: str, *args: str) -> Scene:
+    return _operator(label, "rollback", *args)
+
+
+def _operator(label: str, command: str, *args: str) -> Scene:
+    def play(wheel: Flywheel) -> RunRecord:
+        outcome = wheel.operate(command, *args)
         pointer = read_json(wheel._origin_champion()) or {}
         record = RunRecord(
             step=label,
@@ -347,7 +362,8 @@ def _rollback(label: str) -> Scene:
 
 def demo_scenes() -> list[Scene]:
     """First month → prod; ordinary days; a contract break; concept drift; worse params;
-    a rollback. Days count from 2026-01-01 (day 0)."""
+    a rollback that pins prod, a scheduled run held by the pin, the release. Days count
+    from 2026-01-01 (day 0)."""
     bad_batch = f"data/raw/{START + dt.timedelta(days=30)}.csv"
     return [
         _delivery("first month", 0, 28),
@@ -364,5 +380,7 @@ def demo_scenes() -> list[Scene]:
                 ("model", "logistic_regression", "C"): 1e-4,
             },
         ),
-        _rollback("rollback"),
+        _rollback("rollback", "--reason", "complaints about the new model"),
+        _scheduled_run("scheduled run, pinned"),
+        _operator("release", "release", "--reason", "complaints resolved"),
     ]

@@ -128,6 +128,12 @@ def test_demo_scenario_through_the_retrain_workflow(tmp_path: Path):
         if scene.label == "rollback":
             assert record.result == "rolled_back"
             assert prod == versions_seen[-2]
+            assert pointer["pin"]["reason"] == "complaints about the new model"
+        if scene.label == "scheduled run, pinned":
+            assert record.result == "held" and prod == versions_seen[-2]
+            assert record.gate["reasons"][0].startswith("prod pinned by "), record.gate
+        if scene.label == "release":
+            assert record.result == "released" and pointer["pin"] is None
 
     console = Console(record=True, width=160, file=io.StringIO())
     result = run_demo(
