@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from datawheel.champion import read_champion
+from datawheel.codeid import code_deps
 from datawheel.errors import DatawheelError
 from datawheel.fileio import read_json, write_json
 from datawheel.params import Params, load_params, parse_params
@@ -31,6 +32,8 @@ EXIT_CODES = {PROMOTED: 0, ROLLED_BACK: 0, HELD: 10, REFUSED: 11, ERROR: 1}
 # that shapes the model. `validate` (acknowledged batches) and `gate` do not.
 MAJOR_SECTIONS = ("contract", "window", "split", "leakage", "label_issues", "model")
 MAJOR_PATHS = ("stages", "expectations", "dvc.yaml")
+# Also MAJOR: the code the stages run, as their dvc.yaml deps name it (the src/datawheel
+# modules of their import closure here, .datawheel/code.json in a `datawheel init` project).
 
 
 @dataclass
@@ -304,8 +307,14 @@ def _params_sections_at(git: _Git, rev: str) -> dict:
         return {}
 
 
+def _stage_code_at(git: _Git, rev: str) -> set[str]:
+    """The code files dvc.yaml's stages depend on at rev (none when it has no dvc.yaml)."""
+    return code_deps(git("show", f"{rev}:dvc.yaml", check=False))
+
+
 def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str = "HEAD") -> str:
-    """MAJOR when the contract, model params, stages or suites changed since the champion.
+    """MAJOR when the contract, model params, stages, suites or the code the stages run
+    changed since the champion.
 
     `params` are those of `head`: promote asks at HEAD, the pull-request report at its head.
     """
@@ -325,6 +334,7 @@ def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str
             head,
             "--",
             *MAJOR_PATHS,
+            *sorted(_stage_code_at(git, champion_commit) | _stage_code_at(git, head)),
             ":(exclude,glob)**/__pycache__/**",
             ":(exclude,glob)**/*.pyc",
         ],
