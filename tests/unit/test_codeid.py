@@ -199,3 +199,13 @@ def test_update_refuses_where_no_stage_depends_on_the_record(tmp_path):
     with pytest.raises(ParamsError, match="no stage depends on"):
         update_code_record(tmp_path)
     assert not (tmp_path / CODE_RECORD).exists()
+
+
+def test_verify_lists_a_code_digest_other_than_the_cards():
+    from datawheel.card import library_versions
+    from datawheel.rebuild import environment_differences
+
+    card = {"libraries": library_versions(), "code": installed_code().to_dict()}
+    assert environment_differences(card) == []
+    card["code"] = {"version": card["code"]["version"], "digest": "0" * 64}
+    assert [d["library"] for d in environment_differences(card)] == ["datawheel code digest"]
