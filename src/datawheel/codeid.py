@@ -46,18 +46,24 @@ def package_dir() -> Path:
 def code_digest(root: Path) -> str:
     """sha256 over every .py file under root, in sorted order of its relative POSIX path:
     for each, the path, a NUL, the byte length, a NUL and the bytes. Independent of the
-    machine, the file times and the bytecode caches (__pycache__ is skipped)."""
+    machine, the file times and the bytecode caches (__pycache__ is skipped). The project
+    template a wheel carries (template/) is skipped too: a project keeps its own copy, and
+    so an editable install and a wheel of the same source give the same digest."""
     digest = hashlib.sha256()
     files = sorted(
         (path.relative_to(root).as_posix(), path)
         for path in root.rglob("*.py")
-        if "__pycache__" not in path.relative_to(root).parts
+        if not _skipped(path.relative_to(root).parts)
     )
     for relative, path in files:
         data = path.read_bytes()
         digest.update(f"{relative}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
+
+
+def _skipped(parts: tuple[str, ...]) -> bool:
+    return "__pycache__" in parts or parts[0] == "template"
 
 
 def installed_code() -> CodeId:

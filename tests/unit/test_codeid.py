@@ -129,10 +129,11 @@ def test_the_template_dvc_yaml_depends_on_the_code_record_not_on_src():
 # --- the digest of the installed code ------------------------------------------------------
 
 
-def test_digest_is_deterministic_and_ignores_bytecode(tmp_path):
+def test_digest_is_deterministic_and_ignores_bytecode_and_the_template(tmp_path):
     _write(tmp_path / "a", {"pkg/__init__.py": "", "pkg/m.py": "X = 1\n"})
     _write(tmp_path / "b", {"pkg/m.py": "X = 1\n", "pkg/__init__.py": ""})  # other order
     _write(tmp_path / "b", {"pkg/__pycache__/m.cpython-311.py": "junk", "pkg/notes.txt": "x"})
+    _write(tmp_path / "b", {"pkg/template/stages/train.py": "# what a wheel carries\n"})
     first = code_digest(tmp_path / "a" / "pkg")
     assert first == code_digest(tmp_path / "a" / "pkg")
     assert first == code_digest(tmp_path / "b" / "pkg")
