@@ -37,6 +37,12 @@ def _short(md5: str | None) -> str:
     return f"`{md5}`" if md5 else "—"
 
 
+def _code(code: dict[str, Any]) -> str:
+    if not code.get("digest"):
+        return "Not recorded: the card predates datawheel recording its code."
+    return f"datawheel {code.get('version')}, digest (sha256 of its .py files) `{code['digest']}`."
+
+
 def render_trace(trace: dict[str, Any]) -> str:
     """A forward trace as Markdown, section by section."""
     model = trace["model"]
@@ -114,6 +120,10 @@ def render_trace(trace: dict[str, Any]) -> str:
         "## Promotion",
         "",
         _promotion(trace["promotion"]),
+        "",
+        "## Code",
+        "",
+        _code(trace.get("code") or {}),
         "",
         "## Libraries",
         "",

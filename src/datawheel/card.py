@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from datawheel.codeid import installed_code
 from datawheel.dvcio import pointer_md5
 from datawheel.params import Params
 
@@ -28,7 +29,8 @@ CURATE_SECTIONS = ("window", "split", "leakage", "label_issues")
 
 
 def model_card(params: Params, model_md5: str, train: pd.DataFrame, curation: dict) -> dict:
-    """Params, data fingerprints and library versions for one trained model; no wall-clock."""
+    """Params, data fingerprints, the datawheel code (version and digest of the installed
+    package) and library versions for one trained model; no wall-clock."""
     paths = params.paths
     return {
         "model": {
@@ -55,5 +57,6 @@ def model_card(params: Params, model_md5: str, train: pd.DataFrame, curation: di
             "split": curation["split"],
             "batches": curation["per_batch"],
         },
+        "code": installed_code().to_dict(),
         "libraries": library_versions(),
     }

@@ -15,6 +15,12 @@ class ParamsError(DatawheelError):
     exit_code = 2
 
 
+class CodeRecordMismatch(DatawheelError):
+    """The installed datawheel is not the code the project records in .datawheel/code.json."""
+
+    exit_code = 2
+
+
 class DataContractError(DatawheelError):
     """An input file cannot be read or breaks the data contract."""
 
@@ -48,7 +54,7 @@ class MissingObjectError(DatawheelError):
 EXIT_CODES = {
     0: "success",
     1: "unexpected error (rerun with --debug for the traceback)",
-    2: "bad parameters or usage (params.yaml, command-line arguments)",
+    2: "bad parameters or usage (params.yaml, command-line arguments, .datawheel/code.json)",
     3: "an input file breaks the data contract",
     4: "a critical data test failed (see reports/validation.md)",
     5: "leakage between training and hold-out data",

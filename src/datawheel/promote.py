@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from datawheel.champion import pin_reason, read_champion
+from datawheel.codeid import code_deps
 from datawheel.errors import DatawheelError
 from datawheel.fileio import read_json, write_json
 from datawheel.params import Params, load_params, merge_dvc_vars, parse_params
@@ -56,6 +57,8 @@ SKIP_CI = "[skip ci]"
 # that shapes the model. `validate` (acknowledged batches) and `gate` do not.
 MAJOR_SECTIONS = ("contract", "window", "split", "leakage", "label_issues", "model")
 MAJOR_PATHS = ("stages", "expectations", "dvc.yaml")
+# Also MAJOR: the code the stages run, as their dvc.yaml deps name it (the src/datawheel
+# modules of their import closure here, .datawheel/code.json in a `datawheel init` project).
 
 
 @dataclass
@@ -620,8 +623,14 @@ def _params_sections_at(git: _Git, rev: str) -> dict:
         return {}
 
 
+def _stage_code_at(git: _Git, rev: str) -> set[str]:
+    """The code files dvc.yaml's stages depend on at rev (none when it has no dvc.yaml)."""
+    return code_deps(git("show", f"{rev}:dvc.yaml", check=False))
+
+
 def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str = "HEAD") -> str:
-    """MAJOR when the contract, model params, stages or suites changed since the champion.
+    """MAJOR when the contract, model params, stages, suites or the code the stages run
+    changed since the champion.
 
     `params` are those of `head`: promote asks at HEAD, the pull-request report at its head.
     """
@@ -641,6 +650,7 @@ def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str
             head,
             "--",
             *MAJOR_PATHS,
+            *sorted(_stage_code_at(git, champion_commit) | _stage_code_at(git, head)),
             ":(exclude,glob)**/__pycache__/**",
             ":(exclude,glob)**/*.pyc",
         ],

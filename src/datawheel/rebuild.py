@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from datawheel.card import library_versions
+from datawheel.codeid import installed_code
 from datawheel.errors import DatawheelError, IntegrityError
 from datawheel.fileio import file_md5
 from datawheel.trace import Target, Tracer, lock_stages
@@ -233,14 +234,25 @@ def _differences(recorded: list[dict], rebuilt: list[dict]) -> list[dict[str, An
 
 
 def environment_differences(card: dict) -> list[dict[str, Any]]:
-    """Libraries whose version now differs from the one recorded in the model card."""
+    """Libraries whose version now differs from the one recorded in the model card, and the
+    datawheel code when its digest differs: the rebuild runs the installed datawheel."""
     recorded = card.get("libraries") or {}
     now = library_versions()
-    return [
+    differences = [
         {"library": name, "recorded": recorded.get(name), "now": now.get(name)}
         for name in sorted(set(recorded) | set(now))
         if recorded.get(name) != now.get(name)
     ]
+    code, installed = card.get("code") or {}, installed_code()
+    if code.get("digest") != installed.digest:
+        differences.append(
+            {
+                "library": "datawheel code digest",
+                "recorded": code.get("digest"),
+                "now": installed.digest,
+            }
+        )
+    return differences
 
 
 def _failed(target, recorded_md5, recorded, checked, card, exc: CommandFailed) -> Verification:

@@ -7,8 +7,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
+from datawheel.codeid import check_code_record
 from datawheel.errors import DatawheelError
 from datawheel.params import Params, load_params
 
@@ -36,9 +38,11 @@ def _console():
 
 
 def run_stage(name: str, body: Callable[[Params], None]) -> None:
-    """Run a stage body; a DatawheelError becomes one red line and its exit code."""
+    """Run a stage body; a DatawheelError becomes one red line and its exit code. A project
+    that records its code (.datawheel/code.json) runs only with that code installed."""
     started = time.perf_counter()
     try:
+        check_code_record(Path("."))
         body(load_params())
     except DatawheelError as exc:
         _record_profile(name, time.perf_counter() - started)

@@ -20,6 +20,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datawheel.codeid import CODE_RECORD
 from datawheel.errors import DatawheelError
 from datawheel.registry import PROD, Registry, RegistryTag, read_registry
 from datawheel.revisions import Project, Revision, RevisionError
@@ -226,6 +227,7 @@ class Tracer:
             "metrics": metrics,
             "gate": gate,
             "promotion": self._promotion(target),
+            "code": card.get("code") or {},
             "libraries": card.get("libraries", {}),
             "consistency": consistency(card, stages, model_md5, lock_model_md5, target, at),
         }
@@ -502,4 +504,15 @@ def consistency(
             "detail": f"{recorded_raw} / {raw_dep}",
         }
     )
+    recorded_code = at.read_json(CODE_RECORD, default=None)
+    if recorded_code is not None:  # a `datawheel init` project: the stages ran this code
+        ran = card.get("code") or {}
+        checks.append(
+            {
+                "check": f"code in the card = {CODE_RECORD} (the code the stages depend on)",
+                "ok": ran.get("digest") is not None
+                and ran.get("digest") == recorded_code.get("digest"),
+                "detail": f"{ran.get('digest')} / {recorded_code.get('digest')}",
+            }
+        )
     return checks

@@ -11,7 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from datawheel.errors import DatawheelError
-from datawheel.fileio import write_json
+from datawheel.fileio import write_json, write_text
 
 TEMPLATE_ITEMS = ("dvc.yaml", "params.yaml", "stages", "expectations", ".github/workflows")
 NO_CHAMPION = {"version": None, "note": "no champion yet: the first passing gate promotes one"}
@@ -41,16 +41,22 @@ def template_root() -> Path:
 
 def copy_template(target: Path) -> None:
     """Copy dvc.yaml, params.yaml, stages/, expectations/ and the GitHub workflows into
-    target, plus a champion pointer that names no champion yet."""
+    target, plus a champion pointer that names no champion yet and the record of the
+    installed datawheel code (.datawheel/code.json), which every stage depends on."""
+    from datawheel.codeid import template_dvc_yaml, write_code_record
+
     source = template_root()
     target.mkdir(parents=True, exist_ok=True)
     for item in TEMPLATE_ITEMS:
         src = source / item
         (target / item).parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
+        if item == "dvc.yaml":  # the project has no src/: its stages depend on the record
+            write_text(target / item, template_dvc_yaml(src.read_text(encoding="utf-8")))
+        elif src.is_dir():
             shutil.copytree(src, target / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, target / item)
+    write_code_record(target)
     ignore = target / ".gitignore"
     lines = ignore.read_text().splitlines() if ignore.exists() else []
     wanted = [line for line in ("/dvc_plots/", "__pycache__/", "*.pyc") if line not in lines]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,19 @@ def test_init_refuses_an_existing_project(tmp_path):
     assert (tmp_path / "proj" / "models" / "champion.json").exists()
     again = _run("init", "proj", cwd=tmp_path)
     assert again.returncode == 2 and "already" in again.stderr
+
+
+def test_code_shows_the_difference_and_update_records_the_installed_code(tmp_path):
+    from datawheel.codeid import CODE_RECORD, installed_code, template_dvc_yaml
+
+    (tmp_path / "dvc.yaml").write_text(template_dvc_yaml((ROOT / "dvc.yaml").read_text()))
+    (tmp_path / ".datawheel").mkdir()
+    (tmp_path / CODE_RECORD).write_text('{"version": "0.0.1", "digest": "00"}')
+    differs = _run("code", cwd=tmp_path)
+    assert differs.returncode == 2
+    assert "differs" in differs.stdout and "datawheel code --update" in differs.stderr
+    updated = _run("code", "--update", "--json", cwd=tmp_path)
+    assert updated.returncode == 0, updated.stderr
+    shown = json.loads(updated.stdout)
+    assert shown["matches"] is True and shown["recorded"] == installed_code().to_dict()
+    assert _run("code", cwd=tmp_path).returncode == 0

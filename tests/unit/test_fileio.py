@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from datawheel.card import library_versions, model_card
+from datawheel.codeid import installed_code
 from datawheel.dvcio import pointer_md5
 from datawheel.fileio import atomic_write, frame_fingerprint, read_json, to_json, write_json
 from datawheel.params import load_params
@@ -83,6 +84,7 @@ def test_model_card_has_fingerprints_and_no_clock(tmp_path, monkeypatch):
         "label_issues",
         "model",
     ]
+    assert card["code"] == installed_code().to_dict()  # the datawheel code that trained it
     assert library_versions()["scikit-learn"]
     again = model_card(params, "md5x", pd.DataFrame({"row_id": ["b", "a"]}), curation)
     assert json.dumps(again, sort_keys=True) == json.dumps(card, sort_keys=True)

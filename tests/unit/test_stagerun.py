@@ -66,3 +66,24 @@ def test_process_age_reads_the_start_tick_after_the_process_name():
 
 def test_process_age_of_this_process_is_positive():
     assert stagerun._process_age() > 0
+
+
+def test_stage_refuses_to_run_other_code_than_the_project_records(monkeypatch, tmp_path, capsys):
+    from datawheel.codeid import CODE_RECORD, installed_code
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / ".datawheel").mkdir()
+    recorded = {"version": "0.0.1", "digest": "0" * 64}  # as an older datawheel wrote it
+    (tmp_path / CODE_RECORD).write_text(json.dumps(recorded))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATAWHEEL_DEBUG", raising=False)
+    ran = []
+    with pytest.raises(SystemExit) as exited:
+        run_stage("train", ran.append)
+    assert exited.value.code == 2 and ran == []
+    message = " ".join(capsys.readouterr().err.split())
+    assert CODE_RECORD in message and "datawheel code --update" in message
+
+    (tmp_path / CODE_RECORD).write_text(json.dumps(installed_code().to_dict()))
+    run_stage("train", ran.append)
+    assert len(ran) == 1

@@ -65,6 +65,7 @@ def test_retrain_triggers_concurrency_and_rights():
             "stages/**",
             "expectations/**",
             "src/**",
+            ".datawheel/**",
         ],
     }
     assert data["on"]["schedule"] and "workflow_dispatch" in data["on"]
