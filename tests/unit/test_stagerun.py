@@ -72,6 +72,7 @@ def test_stage_refuses_to_run_other_code_than_the_project_records(monkeypatch, t
     from datawheel.codeid import CODE_RECORD, installed_code
 
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
     (tmp_path / ".datawheel").mkdir()
     recorded = {"version": "0.0.1", "digest": "0" * 64}  # as an older datawheel wrote it
     (tmp_path / CODE_RECORD).write_text(json.dumps(recorded))

@@ -23,6 +23,7 @@ RETRAIN_COMMANDS = [
     'git config user.email "41898282+github-actions[bot]@users.noreply.github.com"',
     "dvc pull --allow-missing",
     "dvc repro",
+    'datawheel record --outcome "$RUNNER_TEMP/record.json"',
     'datawheel promote --allow-hold --outcome "$RUNNER_TEMP/promotion.json"',
     'datawheel summary --promotion "$RUNNER_TEMP/promotion.json" >> "$GITHUB_STEP_SUMMARY"',
 ]
@@ -159,9 +160,10 @@ def test_retrain_steps_run_locally_and_the_summary_survives_a_failure(tmp_path):
         ("Check out main with its full history and registry tags", "success"),
         ("Set up Python", "success"),
         ("Install datawheel", "failure"),
-        ("Git identity for the promotion commit", "skipped"),
+        ("Git identity for the record and promotion commits", "skipped"),
         ("Pull data and cached outputs from the DVC remote", "skipped"),
         ("Reproduce the pipeline", "skipped"),
+        ("Record the reproduced state on main", "skipped"),
         ("Promote the candidate if the gate passed", "skipped"),
         ("Job summary", "success"),
     ]
