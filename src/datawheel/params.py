@@ -142,6 +142,8 @@ class LabelIssues(_Frozen):
 
 
 class Gate(_Frozen):
+    """The promotion gate's settings; params.yaml `gate:` documents each one."""
+
     primary_metric: str = "roc_auc"
     min_improvement: float = 0.0
     confidence: float = Field(default=0.95, gt=0, lt=1)
@@ -151,6 +153,12 @@ class Gate(_Frozen):
     segment_tolerance: float = Field(default=0.05, ge=0)
     min_segment_rows: int = Field(default=100, ge=1)
     absolute_floor: float = 0.5
+    # Sanity guards: applied with or without a champion; no comparison can skip them.
+    scoring_rule: Literal["log_loss", "brier"] = "log_loss"
+    max_predicted_class_share: float = Field(default=0.99, gt=0.5, le=1)
+    min_class_recall: float | None = Field(default=0.0, ge=0, lt=1)
+    min_class_rows: int = Field(default=20, ge=1)
+    max_batch_share_of_holdout: float = Field(default=0.5, gt=0, le=1)
 
 
 class Drift(_Frozen):
