@@ -91,6 +91,16 @@ class Registry(_Frozen):
 
 class Validate(_Frozen):
     acknowledged_batches: tuple[str, ...] = ()
+    # `recent_median_rows`, the suite parameter of expectations/volume*.json: the median rows
+    # of the last N accepted batches, defined once there are at least the minimum of them.
+    volume_history_batches: int = Field(default=14, ge=1)
+    volume_min_history_batches: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _history_fits(self) -> Validate:
+        if self.volume_min_history_batches > self.volume_history_batches:
+            raise ValueError("volume_min_history_batches must not exceed volume_history_batches")
+        return self
 
 
 class Window(_Frozen):
