@@ -191,7 +191,8 @@ class Flywheel:
 
     def _record(self, step, days, rows, workspace, temp, results) -> RunRecord:
         outcome = read_json(temp / "promotion.json")
-        gate = read_json(workspace / "reports/gate.json")
+        # the gate that decided: a promotion re-evaluates against the new champion after it
+        gate = (outcome or {}).get("gate") or read_json(workspace / "reports/gate.json")
         validation = read_json(workspace / "reports/validation.json") or {}
         repro_failed = any(r.name.startswith("Reproduce") and r.exit_code for r in results)
         if repro_failed:

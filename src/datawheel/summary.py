@@ -75,8 +75,14 @@ def load_inputs(
         found[key], problem = read_optional_json(path)
         if problem:
             problems[str(path)] = problem
-    if found["gate"] is None and found.get("promotion"):
-        found["gate"] = found["promotion"].get("gate")  # promote read it before it vanished
+    decided = (found.get("promotion") or {}).get("gate")
+    if decided and (found["gate"] is None or found["promotion"].get("result") == "promoted"):
+        # The gate that decided, as promote read it: after a promotion the evaluate stage
+        # is re-run against the new champion (the candidate itself), so reports/ hold that.
+        found["gate"] = decided
+        if found.get("metrics") is not None:
+            groups = ("candidate", "champion", "baseline")
+            found["metrics"] = {**found["metrics"], **{k: decided.get(k) for k in groups}}
     version = _scored_champion(found.get("promotion"), champion)
     return SummaryInputs(reports=str(reports), problems=problems, champion_version=version, **found)
 

@@ -337,3 +337,25 @@ def test_a_single_reason_follows_its_label_and_keeps_its_case():
         "Held: the candidate was not promoted and the current champion stays in prod. "
         "The gate gave no reason."
     )
+
+
+def test_a_promoted_run_shows_the_gate_that_promoted_not_the_re_evaluation(tmp_path):
+    # After a promotion evaluate is re-run against the new champion (the candidate
+    # itself): reports/ then hold a hold, and the numbers compare the model with itself.
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    again = {**METRICS["candidate"]}
+    reevaluated = {
+        **GATE,
+        "decision": "hold",
+        "champion": again,
+        "reasons": ["The candidate is the champion v1.3.0: ..."],
+    }
+    (reports / "gate.json").write_text(json.dumps(reevaluated))
+    (reports / "metrics.json").write_text(json.dumps({**METRICS, "champion": again}))
+    (tmp_path / "promotion.json").write_text(json.dumps(PROMOTED))
+    inputs = load_inputs(reports, tmp_path / "promotion.json")
+    assert inputs.gate == GATE
+    assert inputs.metrics["champion"] == METRICS["champion"]
+    assert inputs.metrics["holdout"] == METRICS["holdout"]
+    assert "The candidate is the champion" not in render_summary(inputs, "churn-model")
