@@ -346,8 +346,10 @@ def _rollback(label: str) -> Scene:
 
 
 def demo_scenes() -> list[Scene]:
-    """First month → prod; ordinary days; a contract break; concept drift; worse params;
-    a rollback. Days count from 2026-01-01 (day 0)."""
+    """First month → prod; ordinary days; a contract break; concept drift; worse params
+    (a model whose predictions collapse, held by the gate's sanity guard); a rollback; a
+    day of 50 times the usual rows (held: one batch would be most of the hold-out). Days
+    count from 2026-01-01 (day 0)."""
     bad_batch = f"data/raw/{START + dt.timedelta(days=30)}.csv"
     return [
         _delivery("first month", 0, 28),
@@ -365,4 +367,6 @@ def demo_scenes() -> list[Scene]:
             },
         ),
         _rollback("rollback"),
+        # 50x warns in validation (1000x would stop it: expectations/volume_limit.json)
+        _delivery("volume spike", 53, 1, ("volume_spike:50@53",)),
     ]
