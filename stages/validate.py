@@ -17,6 +17,8 @@ def main(params: Params) -> None:
         suites_dir=Path(paths.expectations),
         out_dir=Path(paths.quarantine) / "rows",
         acknowledged=params.validate_.acknowledged_batches,
+        volume_history_batches=params.validate_.volume_history_batches,
+        volume_min_history_batches=params.validate_.volume_min_history_batches,
         progress=lambda batches: progress(batches, "validate"),
     )
     write_json(Path(paths.reports) / "validation.json", report.to_dict())

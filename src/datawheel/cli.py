@@ -42,7 +42,10 @@ def simulate(
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     inject: Annotated[
         list[str] | None,
-        typer.Option(help="KIND@DAY, DAY a date or an offset from --start; repeatable."),
+        typer.Option(
+            help="KIND@DAY, DAY a date or an offset from --start; volume_spike:FACTOR@DAY "
+            "sets the spike factor (1000 by default); repeatable."
+        ),
     ] = None,
 ) -> None:
     """Write the built-in data stream: one realistic churn batch per day."""

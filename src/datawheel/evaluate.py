@@ -106,6 +106,32 @@ def classification_metrics(
     }
 
 
+def class_profile(
+    y_true: Sequence | np.ndarray, proba: np.ndarray, classes: Sequence
+) -> list[dict[str, Any]]:
+    """Per class, in `classes` order: hold-out rows, rows predicted as it, and its recall.
+
+    The predicted class is the argmax, as in `classification_metrics`; recall is NaN for a
+    class with no hold-out rows. This is what the gate's collapse guard reads.
+    """
+    codes = encode_labels(y_true, classes)
+    proba = _check_proba(proba, len(codes), classes)
+    k = len(classes)
+    predicted = proba.argmax(axis=1)
+    actual = np.bincount(codes, minlength=k)
+    predicted_as = np.bincount(predicted, minlength=k)
+    correct = np.bincount(codes[predicted == codes], minlength=k)
+    return [
+        {
+            "class": str(classes[c]),
+            "rows": int(actual[c]),
+            "predicted": int(predicted_as[c]),
+            "recall": float(correct[c] / actual[c]) if actual[c] else float("nan"),
+        }
+        for c in range(k)
+    ]
+
+
 def segment_metrics(
     y_true: Sequence | np.ndarray,
     proba: np.ndarray,

@@ -361,9 +361,10 @@ def _operator(label: str, command: str, *args: str) -> Scene:
 
 
 def demo_scenes() -> list[Scene]:
-    """First month → prod; ordinary days; a contract break; concept drift; worse params;
-    a rollback that pins prod, a scheduled run held by the pin, the release. Days count
-    from 2026-01-01 (day 0)."""
+    """First month → prod; ordinary days; a contract break; concept drift; worse params
+    (a model whose predictions collapse, held by the gate's sanity guard); a rollback that
+    pins prod, a scheduled run held by the pin, the release; a day of 50 times the usual rows
+    (held: one batch would be most of the hold-out). Days count from 2026-01-01 (day 0)."""
     bad_batch = f"data/raw/{START + dt.timedelta(days=30)}.csv"
     return [
         _delivery("first month", 0, 28),
@@ -383,4 +384,6 @@ def demo_scenes() -> list[Scene]:
         _rollback("rollback", "--reason", "complaints about the new model"),
         _scheduled_run("scheduled run, pinned"),
         _operator("release", "release", "--reason", "complaints resolved"),
+        # 50x warns in validation (1000x would stop it: expectations/volume_limit.json)
+        _delivery("volume spike", 53, 1, ("volume_spike:50@53",)),
     ]

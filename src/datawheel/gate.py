@@ -5,6 +5,12 @@ bootstrap CI lower bound of the primary-metric improvement exceeds `gate.min_imp
 no guardrail metric regresses past its tolerance, and no large enough segment drops in the
 primary metric past `gate.segment_tolerance`. With no champion yet: validation passed, and
 the candidate beats the naive baseline and reaches `gate.absolute_floor`.
+
+Sanity guards hold in both cases, whatever the champion comparison says: the candidate
+beats the naive baseline on the primary metric and on a proper scoring rule
+(`gate.scoring_rule`), its predictions have not collapsed onto one class
+(`gate.max_predicted_class_share`, `gate.min_class_recall`), and no single batch makes up
+most of the hold-out (`gate.max_batch_share_of_holdout`).
 """
 
 from __future__ import annotations
@@ -265,21 +271,157 @@ def _segment_check(
     return Check(name, True, detail, values)
 
 
-def _baseline_check(candidate: dict, baseline: dict, metric: str) -> Check:
+def _baseline_check(
+    candidate: dict, baseline: dict, metric: str, name: str = "beats_baseline"
+) -> Check:
     new, naive = _value(candidate, metric), _value(baseline, metric)
-    values = {"candidate": new, "baseline": naive}
+    values = {"metric": metric, "candidate": new, "baseline": naive}
     if not (math.isfinite(new) and math.isfinite(naive)):
         detail = (
             f"{metric} is undefined on this hold-out (candidate {_fmt(new)}, baseline "
             f"{_fmt(naive)}), so the candidate cannot be shown to beat the naive baseline."
         )
-        return Check("beats_baseline", False, detail, values)
+        return Check(name, False, detail, values)
     better = new > naive if HIGHER_IS_BETTER[metric] else new < naive
     if better:
         detail = f"{metric} {_fmt(new)} beats the naive baseline's {_fmt(naive)}."
-        return Check("beats_baseline", True, detail, values)
-    detail = f"{metric} {_fmt(new)} does not beat the naive baseline's {_fmt(naive)}."
-    return Check("beats_baseline", False, detail, values)
+        return Check(name, True, detail, values)
+    detail = (
+        f"{metric} {_fmt(new)} does not beat the naive baseline's {_fmt(naive)}, which "
+        "predicts the training class frequencies for every row."
+    )
+    return Check(name, False, detail, values)
+
+
+def _scoring_rule_check(candidate: dict, baseline: dict, rule: str) -> Check:
+    """The proper scoring rule against the prior: ranking well is not enough (see decide)."""
+    check = _baseline_check(candidate, baseline, rule, name=f"beats_baseline:{rule}")
+    if check.passed:
+        return check
+    detail = (
+        f"{check.detail} On the proper scoring rule {rule} the candidate's probabilities "
+        "are no better than the prior's, whatever its ranking metrics say."
+    )
+    return Check(check.name, False, detail, check.values)
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{part / whole:.1%}" if whole else "undefined"
+
+
+def _collapse_check(classes: list[dict], gate: Gate) -> Check:
+    """Hold a candidate whose predicted classes collapse (argmax, as the metrics decide)."""
+    name = "prediction_collapse"
+    total = sum(int(c["rows"]) for c in classes)
+    values: dict[str, Any] = {
+        "max_predicted_class_share": gate.max_predicted_class_share,
+        "min_class_recall": gate.min_class_recall,
+        "min_class_rows": gate.min_class_rows,
+        "classes": classes,
+    }
+    if not total:
+        return Check(name, False, "The hold-out has no rows, so predictions cannot be judged.")
+    dominant = max(classes, key=lambda c: int(c["predicted"]))
+    predicted_share = int(dominant["predicted"]) / total
+    holdout_share = int(dominant["rows"]) / total
+    values.update(
+        dominant_class=dominant["class"],
+        predicted_share=predicted_share,
+        holdout_share=holdout_share,
+    )
+    problems = []
+    # A class that really is nearly all of the hold-out may be predicted for nearly all of it.
+    if (
+        predicted_share > gate.max_predicted_class_share + _NOISE
+        and holdout_share <= gate.max_predicted_class_share
+    ):
+        problems.append(
+            f"The candidate predicts class {dominant['class']} for {int(dominant['predicted']):,} "
+            f"of {total:,} hold-out rows ({predicted_share:.1%}), more than the allowed "
+            f"{gate.max_predicted_class_share:.0%}, though that class is only "
+            f"{holdout_share:.1%} of the hold-out: its predictions have collapsed onto one class."
+        )
+    gated = [c for c in classes if int(c["rows"]) >= gate.min_class_rows]
+    values["not_gated"] = [c["class"] for c in classes if 0 < int(c["rows"]) < gate.min_class_rows]
+    low = []
+    if gate.min_class_recall is not None:
+        low = [c for c in gated if not float(c["recall"]) > gate.min_class_recall + _NOISE]
+    values["low_recall"] = [c["class"] for c in low]
+    if low:
+        named = ", ".join(
+            f"class {c['class']} (recall {_fmt(float(c['recall']))} over {int(c['rows']):,} "
+            "hold-out rows)"
+            for c in low
+        )
+        consequence = (
+            "it never predicts such a row correctly"
+            if gate.min_class_recall == 0
+            else "it finds too few of those rows"
+        )
+        problems.append(
+            f"The candidate's recall is not above the minimum {gate.min_class_recall:g} for "
+            f"{named}: {consequence}."
+        )
+    if problems:
+        return Check(name, False, " ".join(problems), values)
+    notes = [
+        f"the most predicted class, {dominant['class']}, is {predicted_share:.1%} of the "
+        f"predictions (limit {gate.max_predicted_class_share:.0%})"
+    ]
+    if gate.min_class_recall is not None and gated:
+        lowest = min(gated, key=lambda c: float(c["recall"]))
+        notes.append(
+            f"every class with at least {gate.min_class_rows} hold-out rows has recall above "
+            f"{gate.min_class_recall:g} (lowest: class {lowest['class']}, "
+            f"{_fmt(float(lowest['recall']))})"
+        )
+    if values["not_gated"]:
+        notes.append(
+            f"class(es) {', '.join(values['not_gated'])} under {gate.min_class_rows} rows "
+            "not gated on recall"
+        )
+    return Check(name, True, f"Predictions have not collapsed: {'; '.join(notes)}.", values)
+
+
+# The gate.json record lists at most this many of the largest hold-out batches.
+_LISTED_BATCHES = 5
+
+
+def _holdout_share_check(holdout_batches: dict[str, int], gate: Gate) -> Check:
+    """Hold when one batch is most of the hold-out: its metrics would measure that batch."""
+    name = "holdout_batch_share"
+    limit = gate.max_batch_share_of_holdout
+    ranked = sorted(holdout_batches.items(), key=lambda item: (-int(item[1]), item[0]))
+    total = sum(int(rows) for _, rows in ranked)
+    values: dict[str, Any] = {
+        "max_batch_share_of_holdout": limit,
+        "rows": total,
+        "batches": len(ranked),
+        "largest": dict(ranked[:_LISTED_BATCHES]),
+    }
+    if not total:
+        return Check(name, False, "The hold-out has no rows from any batch.", values)
+    batch, rows = ranked[0]
+    share = int(rows) / total
+    values.update(largest_batch=batch, largest_share=share)
+    if len(ranked) == 1:
+        detail = (
+            f"The hold-out comes from one batch, {batch}; a share of the hold-out is only "
+            "judged among two or more batches (the volume expectation judges the batch)."
+        )
+        return Check(name, True, detail, values)
+    if share > limit + _NOISE:
+        detail = (
+            f"Batch {batch} makes up {share:.1%} of the hold-out ({int(rows):,} of {total:,} "
+            f"rows), more than the allowed {limit:.0%}: the hold-out does not represent the "
+            "window, so its metrics mostly measure that one batch."
+        )
+        return Check(name, False, detail, values)
+    detail = (
+        f"No batch dominates the hold-out: the largest, {batch}, is {share:.1%} of its "
+        f"{total:,} rows from {len(ranked)} batches (limit {limit:.0%})."
+    )
+    return Check(name, True, detail, values)
 
 
 def _floor_check(candidate: dict, metric: str, floor: float) -> Check:
@@ -310,14 +452,14 @@ def _summary(
         return (
             f"Promote: no champion yet; {metric} {_fmt(_value(candidate, metric))} beats the "
             f"naive baseline's {_fmt(_value(baseline, metric))} and reaches the floor "
-            f"{gate.absolute_floor:g}."
+            f"{gate.absolute_floor:g}; validation and the sanity guards hold."
         )
     return (
         f"Promote: {metric} {_fmt(bootstrap.candidate)} vs champion "
         f"{_fmt(bootstrap.champion)}, improvement {_fmt(bootstrap.delta, True)} with "
         f"{bootstrap.confidence:.0%} CI [{_fmt(bootstrap.ci_low, True)}, "
         f"{_fmt(bootstrap.ci_high, True)}] above the margin {gate.min_improvement:g}; "
-        "validation, guardrails and segments hold."
+        "validation, the sanity guards, guardrails and segments hold."
     )
 
 
@@ -330,6 +472,9 @@ def decide(
     champion_segments: list[dict] | None,
     validation_passed: bool,
     gate: Gate,
+    *,
+    candidate_classes: list[dict],
+    holdout_batches: dict[str, int],
     champion_version: str | None = None,
     candidate_is_champion: bool = False,
     pinned: str | None = None,
@@ -339,16 +484,26 @@ def decide(
     `pinned`: the reason prod is pinned (champion.json `pin`), which holds every candidate;
     the other checks are still run and reported.
 
+    `candidate_classes`: the candidate's `evaluate.class_profile` on the hold-out;
+    `holdout_batches`: hold-out rows per raw batch. Both feed sanity guards, which are
+    required arguments so that no caller can skip them.
     `candidate_is_champion`: the candidate's model bytes are the champion's (the state
     right after a promotion, re-evaluated): there is nothing new to promote.
     """
     _check_metric_names(gate)
     metric = gate.primary_metric
-    # The baseline and the floor hold with or without a champion: after abrupt drift a
-    # candidate can beat a broken champion and still be worse than predicting the prior.
+    # The sanity guards, the baseline and the floor hold with or without a champion: after
+    # abrupt drift a candidate can beat a broken champion and still be worse than the prior;
+    # a model can rank rows well (high AUC) while predicting one class for every row.
     checks = [
         _validation_check(validation_passed),
         _baseline_check(candidate, baseline, metric),
+    ]
+    if gate.scoring_rule != metric:
+        checks.append(_scoring_rule_check(candidate, baseline, gate.scoring_rule))
+    checks += [
+        _collapse_check(candidate_classes, gate),
+        _holdout_share_check(holdout_batches, gate),
         _floor_check(candidate, metric, gate.absolute_floor),
     ]
     if champion is not None:

@@ -91,6 +91,16 @@ class Registry(_Frozen):
 
 class Validate(_Frozen):
     acknowledged_batches: tuple[str, ...] = ()
+    # `recent_median_rows`, the suite parameter of expectations/volume*.json: the median rows
+    # of the last N accepted batches, defined once there are at least the minimum of them.
+    volume_history_batches: int = Field(default=14, ge=1)
+    volume_min_history_batches: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _history_fits(self) -> Validate:
+        if self.volume_min_history_batches > self.volume_history_batches:
+            raise ValueError("volume_min_history_batches must not exceed volume_history_batches")
+        return self
 
 
 class Window(_Frozen):
@@ -142,6 +152,8 @@ class LabelIssues(_Frozen):
 
 
 class Gate(_Frozen):
+    """The promotion gate's settings; params.yaml `gate:` documents each one."""
+
     primary_metric: str = "roc_auc"
     min_improvement: float = 0.0
     confidence: float = Field(default=0.95, gt=0, lt=1)
@@ -151,6 +163,12 @@ class Gate(_Frozen):
     segment_tolerance: float = Field(default=0.05, ge=0)
     min_segment_rows: int = Field(default=100, ge=1)
     absolute_floor: float = 0.5
+    # Sanity guards: applied with or without a champion; no comparison can skip them.
+    scoring_rule: Literal["log_loss", "brier"] = "log_loss"
+    max_predicted_class_share: float = Field(default=0.99, gt=0.5, le=1)
+    min_class_recall: float | None = Field(default=0.0, ge=0, lt=1)
+    min_class_rows: int = Field(default=20, ge=1)
+    max_batch_share_of_holdout: float = Field(default=0.5, gt=0, le=1)
 
 
 class Drift(_Frozen):

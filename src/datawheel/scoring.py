@@ -19,6 +19,7 @@ import pandas as pd
 from datawheel.champion import load_champion_model, pin_reason, read_champion
 from datawheel.evaluate import (
     BootstrapResult,
+    class_profile,
     classification_metrics,
     holdout_identity,
     json_ready,
@@ -104,6 +105,8 @@ def evaluate_candidate(
         champion_segments=segments.get("champion"),
         validation_passed=bool(validation and validation.get("passed")),
         gate=gate,
+        candidate_classes=class_profile(y, candidate_proba, labels),
+        holdout_batches=holdout_batch_rows(holdout),
         champion_version=champion.version if champion else None,
         candidate_is_champion=champion is not None and champion.model_md5 == card["model"]["md5"],
         pinned=pin_reason(champion.pin) if champion and champion.pin else None,
@@ -117,6 +120,12 @@ def evaluate_candidate(
         decision,
         curve_data(y, candidate_proba, labels),
     )
+
+
+def holdout_batch_rows(holdout: pd.DataFrame) -> dict[str, int]:
+    """Hold-out rows per raw batch (ingest's `batch` provenance column), by batch name."""
+    counts = holdout["batch"].astype(str).value_counts(sort=False)
+    return {str(batch): int(rows) for batch, rows in sorted(counts.items())}
 
 
 def metrics_record(

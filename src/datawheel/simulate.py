@@ -81,6 +81,7 @@ INJECTION_KINDS: tuple[str, ...] = (
     "missing_column",
     "duplicates",
     "leakage",
+    "volume_spike",  # last: each kind's side stream is its index, so appending keeps the rest
 )
 PERSISTENT_KINDS: tuple[str, ...] = ("gradual_drift", "concept_drift")
 # Order in which one-day injections are applied when several hit the same day.
@@ -107,6 +108,7 @@ MISSING_COLUMN = "support_calls"
 DUPLICATE_FRACTION = 0.10
 LEAKAGE_FRACTION = 0.10
 LEAKAGE_LAG_DAYS = 7
+VOLUME_SPIKE_FACTOR = 1000  # `volume_spike@DAY`; `volume_spike:50@DAY` sets another factor
 ROW_JITTER = 0.10  # rows of a day vary within +-10 % of the nominal rows per day
 
 
@@ -116,13 +118,25 @@ class Injection:
 
     kind: str
     day: dt.date
+    factor: int | None = None  # volume_spike only: rows times this (VOLUME_SPIKE_FACTOR)
 
     def __post_init__(self) -> None:
-        """Reject unknown kinds and days that are not plain dates."""
+        """Reject unknown kinds, days that are not plain dates and misplaced factors."""
         if self.kind not in INJECTION_KINDS:
             raise ValueError(f"unknown injection kind {self.kind!r}; {_valid_kinds_hint()}")
         if isinstance(self.day, dt.datetime) or not isinstance(self.day, dt.date):
             raise ValueError(f"injection day must be a date, got {self.day!r}")
+        if self.factor is not None:
+            if self.kind != "volume_spike":
+                raise ValueError(f"only volume_spike takes a factor, not {self.kind!r}")
+            _check_int("volume_spike factor", self.factor, 2, MAX_ROWS_PER_DAY)
+
+    @property
+    def rows_factor(self) -> int:
+        """How many times the nominal rows the day delivers (volume_spike), else 1."""
+        if self.kind != "volume_spike":
+            return 1
+        return VOLUME_SPIKE_FACTOR if self.factor is None else self.factor
 
 
 def _valid_kinds_hint() -> str:
@@ -131,14 +145,23 @@ def _valid_kinds_hint() -> str:
 
 
 def parse_injection(text: str, start: dt.date) -> Injection:
-    """Parse `KIND@DAY` where DAY is `YYYY-MM-DD` or a 0-based day offset from start."""
+    """Parse `KIND@DAY` where DAY is `YYYY-MM-DD` or a 0-based day offset from start.
+
+    `volume_spike:FACTOR@DAY` delivers FACTOR times the day's rows (default 1000).
+    """
     kind, sep, day_text = text.strip().partition("@")
     kind, day_text = kind.strip(), day_text.strip()
     if not sep or not day_text:
         raise ValueError(f"injection {text!r} is not KIND@DAY; {_valid_kinds_hint()}")
+    kind, colon, factor_text = kind.partition(":")
     if kind not in INJECTION_KINDS:
         raise ValueError(f"unknown injection kind {kind!r} in {text!r}; {_valid_kinds_hint()}")
-    return Injection(kind, _parse_day(day_text, start, text))
+    factor = None
+    if colon:
+        if not factor_text.strip().isdigit():
+            raise ValueError(f"bad factor in {text!r}: expected volume_spike:FACTOR@DAY")
+        factor = int(factor_text)
+    return Injection(kind, _parse_day(day_text, start, text), factor)
 
 
 def _parse_day(day_text: str, start: dt.date, text: str) -> dt.date:
@@ -500,10 +523,16 @@ _DAY_INJECTORS: Mapping[str, Callable[[pd.DataFrame, np.random.Generator], pd.Da
 def simulate_day(
     day: dt.date, rows: int, seed: int, injections: Sequence[Injection] = ()
 ) -> pd.DataFrame:
-    """Raw frame of one day as delivered; rows is the nominal size (actual varies +-10 %)."""
+    """Raw frame of one day as delivered; rows is the nominal size (actual varies +-10 %).
+
+    A volume_spike day is the stream's day drawn at its factor times the rows: valid rows,
+    new customers, only far too many of them.
+    """
     _check_int("rows", rows, 1, MAX_ROWS_PER_DAY)
     _check_int("seed", seed, 0, None)
-    frame = stream_day(day, rows, seed, injections)
+    factor = max([i.rows_factor for i in injections if i.day == day], default=1)
+    _check_int("rows of a volume_spike day", rows * factor, 1, MAX_ROWS_PER_DAY)
+    frame = stream_day(day, rows * factor, seed, injections)
     todays = {i.kind for i in injections if i.day == day}
     for kind in (k for k in DAY_ONLY_ORDER if k in todays):
         rng = _injection_rng(seed, day, kind)

@@ -22,9 +22,14 @@ The quarantine file of a batch (`<md5>.parquet`: row_id, batch, line, rule) list
 failing a critical row-level expectation once per rule, and, for a failed batch, every row
 once more with rule `batch_failed`; `quarantined_row_ids` is what curate leaves out.
 
-Expectations that need a suite parameter (`{"$PARAMETER": "day_start"}`) get it per batch:
-`day_start` and `day_end` are the UTC bounds of the day named by a `YYYY-MM-DD` file stem.
-For a batch not named by a date those expectations are skipped and listed as skipped.
+Expectations that need a suite parameter (`{"$PARAMETER": "day_start"}`, or GX's arithmetic
+on one: `{"$PARAMETER": "recent_median_rows * 5"}`) get it per batch: `day_start` and
+`day_end` are the UTC bounds of the day named by a `YYYY-MM-DD` file stem;
+`recent_median_rows` is the median row count of the last `validate.volume_history_batches`
+accepted (not failed, not duplicate) batches before this one, defined once at least
+`validate.volume_min_history_batches` of them exist. When a parameter is not defined (a
+batch not named by a date; the first batches of a project) those expectations are skipped
+and listed as skipped.
 An expectation on a column the batch lacks fails with a message naming the column (it is
 not handed to GX, whose error for that case names no column).
 
@@ -32,7 +37,11 @@ Speed: GX is imported only when something has to be validated (the import alone 
 seconds); one ephemeral context, data source and asset serve a whole run, and all suites
 run as one combined GX suite per batch, so each batch is validated once. Results are cached
 per batch in `<out_dir>/<md5>.json` (the outcome) and `<out_dir>/<md5>.parquet` (the excluded
-rows): a batch with the same md5, path and suites fingerprint is not validated again.
+rows): a batch with the same md5, path, suites fingerprint and suite parameters is not
+validated again. `recent_median_rows` makes a verdict depend on earlier batches, so it is
+part of that key: a new day costs one day (its median comes from verdicts already in
+memory), and only a change to the batches before it (a backfill, a failed batch) can make
+a later batch's cached verdict stale.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ import json
 import math
 import os
 import re
+import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -68,6 +78,12 @@ _SUITE_TAG = "datawheel_suite"
 _INDEX_TAG = "datawheel_index"
 _DATE_STEM = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CACHE_NAME = re.compile(r"^[0-9a-f]{32}\.(json|parquet)$")
+# Names in a suite parameter expression: GX's variables (a letter, then letters, digits, `_`
+# or `$`), not function names (followed by `(`) nor its constants E and PI.
+_EXPRESSION_NAME = re.compile(r"(?<![\w$.])([A-Za-z][\w$]*)(?![\w$])(?!\s*\()")
+_EXPRESSION_CONSTANTS = {"e", "pi"}
+HISTORY_PARAMETER = "recent_median_rows"
+"""Suite parameter: median rows of the recent accepted batches (see the module docstring)."""
 
 
 # --- results -----------------------------------------------------------------------------
@@ -334,10 +350,28 @@ def _gx_environment() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+def recent_median_rows(
+    accepted_rows: Sequence[int], history_batches: int, min_history_batches: int
+) -> float | None:
+    """Median rows of the last `history_batches` accepted batches; None with too few."""
+    recent = list(accepted_rows)[-history_batches:]
+    if len(recent) < min_history_batches or not recent:
+        return None
+    return float(statistics.median(recent))
+
+
+def _expression_names(expression: str) -> set[str]:
+    """The parameters a `$PARAMETER` value reads: a plain name, or the names in GX arithmetic."""
+    if expression.isidentifier():
+        return {expression}
+    found = set(_EXPRESSION_NAME.findall(expression))
+    return {name for name in found if name.lower() not in _EXPRESSION_CONSTANTS}
+
+
 def _parameter_names(value: Any) -> set[str]:
     if isinstance(value, dict):
         if "$PARAMETER" in value:
-            return {str(value["$PARAMETER"])}
+            return _expression_names(str(value["$PARAMETER"]))
         return set().union(*(_parameter_names(v) for v in value.values()))
     if isinstance(value, list):
         return set().union(*(_parameter_names(v) for v in value))
@@ -400,13 +434,19 @@ class _Planned:
         )
 
     def outcome(
-        self, success: bool, parameters: Mapping[str, Any], **values: Any
+        self,
+        success: bool,
+        parameters: Mapping[str, Any],
+        evaluated: Mapping[str, Any] | None = None,
+        **values: Any,
     ) -> ExpectationOutcome:
-        kwargs = {
-            k: _plain(v)
-            for k, v in _resolve_parameters(self.config.get("kwargs", {}), parameters).items()
-            if k != "column"
-        }
+        """`evaluated`: the kwargs as GX ran them, which resolve parameter arithmetic."""
+        config = self.config.get("kwargs", {})
+        resolved = _resolve_parameters(config, parameters)
+        for key, value in (evaluated or {}).items():
+            if isinstance(config.get(key), dict) and "$PARAMETER" in config[key]:
+                resolved[key] = value
+        kwargs = {k: _plain(v) for k, v in resolved.items() if k != "column"}
         return ExpectationOutcome(
             suite=self.suite,
             expectation_type=self.expectation_type,
@@ -473,13 +513,19 @@ class SuiteRunner:
             self._gx_suites[key] = suite
         return self._gx_suites[key]
 
-    def validate(self, frame: pd.DataFrame, batch: str) -> BatchValidation:
-        """Run every suite on one typed batch (with provenance columns) in one GX run."""
+    def validate(
+        self, frame: pd.DataFrame, batch: str, parameters: Mapping[str, Any] | None = None
+    ) -> BatchValidation:
+        """Run every suite on one typed batch (with provenance columns) in one GX run.
+
+        `parameters`: suite parameters beyond the batch's own day bounds, such as
+        `recent_median_rows`; expectations needing one that is not given are skipped.
+        """
         if "row_id" not in frame.columns:
             raise DatawheelError(
                 f"{batch}: the frame has no row_id column; validate frames typed by ingest"
             )
-        parameters = batch_suite_parameters(batch)
+        parameters = {**batch_suite_parameters(batch), **(parameters or {})}
         columns = set(frame.columns)
         outcomes: dict[int, ExpectationOutcome] = {}
         row_ids: dict[int, list[str]] = {}
@@ -534,17 +580,46 @@ class SuiteRunner:
         index_list = result.get("unexpected_index_list") or []
         row_ids = sorted({str(entry["row_id"]) for entry in index_list if "row_id" in entry})
         percent = result.get("unexpected_percent")
+        evaluated = dict(gx_result.expectation_config.kwargs)
+        message = _result_message(gx_result)
+        needed = _parameter_names(planned.config.get("kwargs", {}))
+        if not message and HISTORY_PARAMETER in needed and not gx_result.success:
+            message = _volume_message(result.get("observed_value"), evaluated, parameters)
         outcome = planned.outcome(
             bool(gx_result.success),
             parameters,
+            evaluated,
             element_count=_plain(result.get("element_count")),
             unexpected_count=_plain(result.get("unexpected_count")),
             unexpected_percent=round(float(percent), 4) if percent is not None else None,
             sample_row_ids=tuple(row_ids[:SAMPLE_SIZE]),
             observed_value=_plain(result.get("observed_value")),
-            message=_result_message(gx_result),
+            message=message,
         )
         return outcome, row_ids
+
+
+def _volume_message(
+    observed: Any, evaluated: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> str:
+    """A failed row count next to the recent median it was judged against."""
+    median = float(parameters[HISTORY_PARAMETER])
+    low, high = evaluated.get("min_value"), evaluated.get("max_value")
+    if low is not None and high is not None:
+        allowed = f"between {low:,} and {high:,}"
+    elif high is not None:
+        allowed = f"at most {high:,}"
+    else:
+        allowed = f"at least {low:,}"
+    try:
+        rows = int(observed)
+    except (TypeError, ValueError):
+        return f"expected {allowed} rows against a recent median of {median:,.0f}"
+    ratio = rows / median if median else math.inf
+    return (
+        f"{rows:,} rows, {ratio:,.1f}x the recent median of {median:,.0f} rows per batch; "
+        f"expected {allowed}"
+    )
 
 
 def _result_message(gx_result: Any) -> str:
@@ -660,8 +735,10 @@ def _duplicate_batch(record: BatchRecord, first: str) -> BatchValidation:
     return BatchValidation(record.path, record.md5, "warning", record.rows, 0, [outcome])
 
 
-def _cached(out_dir: Path, record: BatchRecord, fingerprint: str) -> BatchValidation | None:
-    """The stored verdict on this batch if it was made with the same suites, else None."""
+def _cached(
+    out_dir: Path, record: BatchRecord, fingerprint: str, parameters: Mapping[str, Any]
+) -> BatchValidation | None:
+    """The stored verdict on this batch if made with the same suites and parameters, else None."""
     try:
         stored = read_json(out_dir / f"{record.md5}.json")
     except (OSError, ValueError):  # unreadable cache: validate again
@@ -669,6 +746,7 @@ def _cached(out_dir: Path, record: BatchRecord, fingerprint: str) -> BatchValida
     if (
         not isinstance(stored, dict)
         or stored.get("suites_fingerprint") != fingerprint
+        or stored.get("parameters") != dict(parameters)
         or not (out_dir / f"{record.md5}.parquet").exists()
     ):
         return None
@@ -685,8 +763,11 @@ def run_validation(
     out_dir: Path,
     acknowledged: Sequence[str] = (),
     progress: Callable[[Iterable[BatchRecord]], Iterable[BatchRecord]] = iter,
+    volume_history_batches: int = 14,
+    volume_min_history_batches: int = 3,
 ) -> ValidationReport:
-    """Validate every ingested batch not already validated with the same md5 and suites.
+    """Validate every ingested batch not already validated with the same md5, suites and
+    suite parameters (`recent_median_rows` from the accepted batches before it).
 
     Writes `<md5>.json` and `<md5>.parquet` per batch into out_dir and removes those of
     batches no longer present. GX is imported only if some batch needs validating.
@@ -699,6 +780,7 @@ def run_validation(
     results: list[BatchValidation] = []
     validated: list[str] = []
     first_of_md5: dict[str, str] = {}
+    accepted_rows: list[int] = []  # row counts of the batches the history parameter reads
     for record in progress(records):
         if record.status != "ingested":
             results.append(_ingest_failure(record))
@@ -707,7 +789,13 @@ def run_validation(
             results.append(_duplicate_batch(record, first_of_md5[record.md5]))
             continue
         first_of_md5[record.md5] = record.path
-        result = _cached(out_dir, record, fingerprint)
+        parameters: dict[str, Any] = {}
+        median = recent_median_rows(
+            accepted_rows, volume_history_batches, volume_min_history_batches
+        )
+        if median is not None:
+            parameters[HISTORY_PARAMETER] = median
+        result = _cached(out_dir, record, fingerprint, parameters)
         if result is None:
             if runner is None:
                 _check_suites(loaded)
@@ -718,14 +806,20 @@ def run_validation(
                     f"{record.path}: ingested file {source} is missing; run the ingest stage first"
                 )
             frame = pd.read_parquet(source)
-            result = runner.validate(frame, record.path)
+            result = runner.validate(frame, record.path, parameters)
             result.md5 = record.md5
             write_parquet(out_dir / f"{record.md5}.parquet", result.quarantine)
             write_json(
                 out_dir / f"{record.md5}.json",
-                {"suites_fingerprint": fingerprint, "validation": result.to_dict()},
+                {
+                    "suites_fingerprint": fingerprint,
+                    "parameters": parameters,
+                    "validation": result.to_dict(),
+                },
             )
             validated.append(record.path)
+        if result.status != "failed":
+            accepted_rows.append(result.rows)
         results.append(result)
     _remove_stale(out_dir, set(first_of_md5))
     return ValidationReport(results, tuple(acknowledged), validated, fingerprint)

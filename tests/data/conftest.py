@@ -25,6 +25,8 @@ DAY = dt.date(2026, 1, 5)
 BATCH = f"data/raw/{DAY.isoformat()}.csv"
 ROWS = 300
 SEED = 11
+# A day judged after a history of days like it: the volume suites' parameter.
+HISTORY = {"recent_median_rows": float(ROWS)}
 
 
 @pytest.fixture(scope="session")
@@ -75,12 +77,13 @@ def typed_batch(raw_batch, contract) -> Callable[[str | None], pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def validated(typed_batch, runner) -> Callable[[str | None], BatchValidation]:
-    """The suites' verdict on the day's batch with one injected incident (or none)."""
+    """The suites' verdict on the day's batch with one injected incident (or none), judged
+    after a history of batches of its nominal size (`recent_median_rows`)."""
     results: dict[str | None, BatchValidation] = {}
 
     def make(kind: str | None = None) -> BatchValidation:
         if kind not in results:
-            results[kind] = runner.validate(typed_batch(kind), BATCH)
+            results[kind] = runner.validate(typed_batch(kind), BATCH, HISTORY)
         return results[kind]
 
     return make

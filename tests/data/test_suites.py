@@ -3,20 +3,34 @@ each injected incident is caught by the expectation that names it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 
 from datawheel.errors import DataContractError
-from datawheel.ingest import read_batch
-from datawheel.simulate import csv_text
-from datawheel.validate import BATCH_FAILED_RULE, SEVERITIES
+from datawheel.ingest import read_batch, with_provenance
+from datawheel.simulate import Injection, csv_text, simulate_day
+from datawheel.validate import BATCH_FAILED_RULE, SEVERITIES, SuiteRunner
 
 ROOT = Path(__file__).resolve().parents[2]
-BATCH = "data/raw/2026-01-05.csv"  # the day of the conftest fixtures
+DAY = dt.date(2026, 1, 5)
+BATCH = f"data/raw/{DAY.isoformat()}.csv"  # the day of the conftest fixtures
 SUITE_FILES = sorted((ROOT / "expectations").glob("*.json"))
-SHIPPED = {"schema", "nulls", "ranges", "domains", "uniqueness", "volume", "label", "freshness"}
+SHIPPED = {
+    "schema",
+    "nulls",
+    "ranges",
+    "domains",
+    "uniqueness",
+    "volume",
+    "volume_limit",
+    "label",
+    "freshness",
+}
+VOLUME = "volume/expect_table_row_count_to_be_between"
+VOLUME_LIMIT = "volume_limit/expect_table_row_count_to_be_between"
 
 
 def failed_rules(result) -> dict[str, str]:
@@ -179,3 +193,51 @@ def test_freshness_uses_the_day_in_the_file_name(typed_batch, runner):
     outcome = next(o for o in wrong_day.outcomes if o.rule == rule)
     assert outcome.kwargs["min_value"] == "2026-01-06T00:00:00+00:00"
     assert outcome.unexpected_count == len(frame)
+
+
+# --- volume: rows against the recent median of accepted batches ----------------------------
+
+
+def test_volume_rules_are_skipped_while_there_is_no_history(typed_batch, runner):
+    result = runner.validate(typed_batch(), BATCH)
+    assert result.status == "passed"
+    assert result.skipped == [VOLUME, VOLUME_LIMIT]
+
+
+@pytest.mark.parametrize(
+    ("median", "expected", "status"),
+    [
+        (300, {}, "passed"),  # an ordinary day
+        (1000, {}, "passed"),  # 0.3x: a quiet day, within the band
+        (3000, {VOLUME: "warning"}, "warning"),  # 0.1x: a truncated export
+        (30, {VOLUME: "warning"}, "warning"),  # 10x: a campaign or a backfill
+        (2, {VOLUME: "warning", VOLUME_LIMIT: "critical"}, "failed"),  # ~150x: broken
+    ],
+)
+def test_volume_is_judged_against_the_recent_median(typed_batch, runner, median, expected, status):
+    result = runner.validate(typed_batch(), BATCH, {"recent_median_rows": float(median)})
+    assert failed_rules(result) == expected
+    assert result.status == status
+    assert result.skipped == []
+
+
+def test_a_volume_spike_fails_the_batch_critically_naming_rows_and_median(
+    contract, runner: SuiteRunner
+):
+    # issue 14's day at a smaller scale: 150x a history of 20-row days
+    raw = simulate_day(DAY, 20, 11, [Injection("volume_spike", DAY, 150)])
+    typed, lines = read_batch(csv_text(raw).encode("utf-8"), BATCH, contract)
+    frame = with_provenance(typed, BATCH, "0" * 32, lines)
+    result = runner.validate(frame, BATCH, {"recent_median_rows": 20.0})
+    assert failed_rules(result) == {VOLUME: "warning", VOLUME_LIMIT: "critical"}
+    assert result.status == "failed" and result.quarantined_rows == len(frame)
+    limit = next(o for o in result.outcomes if o.rule == VOLUME_LIMIT)
+    assert limit.kwargs["max_value"] == 2000  # GX evaluated `recent_median_rows * 100`
+    assert limit.observed_value == len(frame)
+    ratio = len(frame) / 20
+    assert limit.message == (
+        f"{len(frame):,} rows, {ratio:,.1f}x the recent median of 20 rows per batch; "
+        "expected at most 2,000"
+    )
+    band = next(o for o in result.outcomes if o.rule == VOLUME)
+    assert (band.kwargs["min_value"], band.kwargs["max_value"]) == (4, 100)

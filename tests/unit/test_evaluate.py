@@ -19,6 +19,7 @@ from sklearn.metrics import (
 from datawheel.evaluate import (
     HIGHER_IS_BETTER,
     METRICS,
+    class_profile,
     classification_metrics,
     encode_labels,
     metric_on_resamples,
@@ -154,6 +155,25 @@ def test_segment_metrics_multiclass_counts_each_class():
     result = segment_metrics(y, proba, np.repeat(["a", "b", "c"], 30), [0, 1, 2], ("f1",))
     assert [set(entry) for entry in result] == [{"segment", "rows", "class_counts", "f1"}] * 3
     assert result[0]["class_counts"] == {str(c): int((y[:30] == c).sum()) for c in range(3)}
+
+
+def test_class_profile_counts_rows_predictions_and_recall_per_class():
+    y = np.array(["a", "a", "b", "b", "b", "c"])
+    proba = np.array(
+        [[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1],
+         [0.1, 0.8, 0.1]]
+    )  # fmt: skip
+    assert class_profile(y, proba, ["a", "b", "c"]) == [
+        {"class": "a", "rows": 2, "predicted": 2, "recall": 0.5},
+        {"class": "b", "rows": 3, "predicted": 4, "recall": pytest.approx(2 / 3)},
+        {"class": "c", "rows": 1, "predicted": 0, "recall": 0.0},
+    ]
+    missing = class_profile(["0", "0"], binary_proba(np.array([0.2, 0.9])), ["0", "1"])
+    assert missing[1]["rows"] == 0 and missing[1]["predicted"] == 1
+    assert math.isnan(missing[1]["recall"])
+    # the prior never predicts the minority class: the collapse the gate guards against
+    prior = class_profile(["0", "0", "1"], prior_proba(["0", "0", "1"], ["0", "1"], 3), ["0", "1"])
+    assert [c["predicted"] for c in prior] == [3, 0] and prior[1]["recall"] == 0.0
 
 
 def test_prior_proba_is_the_training_class_frequency():

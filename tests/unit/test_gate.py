@@ -49,8 +49,25 @@ CANDIDATE_SEGMENTS = segments(east=(400, 0.83), west=(300, 0.81), tiny=(20, 0.50
 CHAMPION_SEGMENTS = segments(east=(400, 0.80), west=(300, 0.80), tiny=(20, 0.90))
 
 
+def profile(*classes: tuple[str, int, int, float]) -> list[dict]:
+    """class_profile entries: (class, hold-out rows, rows predicted as it, recall)."""
+    return [
+        {"class": name, "rows": rows, "predicted": predicted, "recall": recall}
+        for name, rows, predicted, recall in classes
+    ]
+
+
+# A healthy binary candidate: 700 hold-out rows, 22 % positives, some of them found.
+CLASSES = profile(("0", 546, 580, 0.93), ("1", 154, 120, 0.45))
+# The C=0.0001 logistic regression of issue 14: every row predicted negative.
+COLLAPSED = profile(("0", 546, 700, 1.0), ("1", 154, 0, 0.0))
+WEEK = {f"data/raw/2026-01-{day:02d}.csv": 100 for day in range(22, 29)}
+
+
 def with_champion(**overrides) -> GateDecision:
     arguments = {
+        "candidate_classes": CLASSES,
+        "holdout_batches": WEEK,
         "candidate": CANDIDATE,
         "baseline": BASELINE,
         "champion": CHAMPION,
@@ -78,6 +95,9 @@ def test_promotes_when_every_check_passes():
     assert [check.name for check in decision.checks] == [
         "validation",
         "beats_baseline",
+        "beats_baseline:log_loss",
+        "prediction_collapse",
+        "holdout_batch_share",
         "absolute_floor",
         "primary_improvement",
         "guardrail:brier",
@@ -207,6 +227,9 @@ def test_first_model_promotes_above_baseline_and_floor():
     assert [check.name for check in decision.checks] == [
         "validation",
         "beats_baseline",
+        "beats_baseline:log_loss",
+        "prediction_collapse",
+        "holdout_batch_share",
         "absolute_floor",
     ]
     assert "no champion" in decision.reasons[0]
@@ -302,3 +325,114 @@ def test_a_pinned_prod_holds_every_candidate_and_still_reports_the_other_checks(
     assert failed(weak) == ["pin", "validation"] and weak.reasons[0] == reason
     first = first_time(pinned=reason)
     assert first.decision == "hold" and first.reasons == [reason]
+
+
+# --- sanity guards: with or without a champion, no comparison skips them ------------------
+
+
+@pytest.mark.parametrize("make", [with_champion, first_time], ids=["champion", "first"])
+def test_a_collapsed_candidate_is_held_whatever_the_comparison_says(make):
+    # Issue 14: AUC 0.82 beats the champion and the baseline, yet no row is predicted positive.
+    decision = make(candidate_classes=COLLAPSED)
+    assert decision.decision == "hold"
+    assert failed(decision) == ["prediction_collapse"]
+    (reason,) = decision.reasons
+    assert "predicts class 0 for 700 of 700 hold-out rows (100.0%)" in reason
+    assert "more than the allowed 99%" in reason and "only 78.0% of the hold-out" in reason
+    assert "recall is not above the minimum 0 for class 1 (recall 0.0000 over 154" in reason
+    check = next(c for c in decision.checks if c.name == "prediction_collapse")
+    assert check.values["dominant_class"] == "0"
+    assert check.values["predicted_share"] == 1.0
+    assert check.values["holdout_share"] == pytest.approx(0.78)
+    assert check.values["low_recall"] == ["1"]
+    assert check.values["classes"] == COLLAPSED
+
+
+def test_predicting_the_class_that_is_nearly_all_of_the_holdout_is_not_a_collapse():
+    # 99.5 % negatives: predicting negative for 99.8 % of rows is what a good model does.
+    rare = profile(("0", 995, 998, 1.0), ("1", 5, 2, 0.4))
+    decision = with_champion(candidate_classes=rare)
+    assert "prediction_collapse" not in failed(decision)
+    check = next(c for c in decision.checks if c.name == "prediction_collapse")
+    assert check.values["not_gated"] == ["1"]  # 5 rows < min_class_rows: reported only
+    assert "class(es) 1 under 20 rows not gated on recall" in check.detail
+
+
+def test_zero_recall_of_a_class_with_enough_rows_holds_even_without_one_class_dominating():
+    multiclass = profile(("a", 300, 500, 0.9), ("b", 250, 300, 0.8), ("c", 50, 0, 0.0))
+    decision = first_time(candidate_classes=multiclass)
+    assert failed(decision) == ["prediction_collapse"]
+    assert "class c (recall 0.0000 over 50 hold-out rows)" in decision.reasons[0]
+    assert "predicts class a" not in decision.reasons[0]  # 500 of 600 is under 99 %
+
+
+def test_min_class_recall_and_the_share_limit_are_settings():
+    weak = profile(("0", 546, 600, 0.95), ("1", 154, 100, 0.15))
+    strict = GATE.model_copy(update={"min_class_recall": 0.2})
+    decision = first_time(candidate_classes=weak, gate=strict)
+    assert failed(decision) == ["prediction_collapse"]
+    assert "it finds too few of those rows" in decision.reasons[0]
+    off = GATE.model_copy(update={"min_class_recall": None, "max_predicted_class_share": 1.0})
+    assert first_time(candidate_classes=COLLAPSED, gate=off).promoted
+
+
+def test_the_candidate_must_beat_the_baseline_on_the_proper_scoring_rule():
+    # Ranking better than the prior (AUC) with probabilities worse than the prior (log loss).
+    poor = {**CANDIDATE, "log_loss": 0.61}
+    decision = first_time(candidate=poor)
+    assert failed(decision) == ["beats_baseline:log_loss"]
+    assert "log_loss 0.6100 does not beat the naive baseline's 0.6000" in decision.reasons[0]
+    assert "proper scoring rule" in decision.reasons[0]
+    check = next(c for c in decision.checks if c.name == "beats_baseline:log_loss")
+    assert check.values == {"metric": "log_loss", "candidate": 0.61, "baseline": 0.60}
+    # with a champion too, even when the guardrail tolerates the regression
+    assert "beats_baseline:log_loss" in failed(with_champion(candidate=poor))
+
+
+def test_the_scoring_rule_can_be_brier_and_is_not_repeated_when_it_is_the_primary_metric():
+    brier = GATE.model_copy(update={"scoring_rule": "brier"})
+    decision = first_time(candidate={**CANDIDATE, "brier": 0.21}, gate=brier)
+    assert failed(decision) == ["beats_baseline:brier"]
+    as_primary = GATE.model_copy(update={"primary_metric": "log_loss", "absolute_floor": 0.5})
+    names = [c.name for c in first_time(gate=as_primary).checks]
+    assert names.count("beats_baseline") == 1 and "beats_baseline:log_loss" not in names
+
+
+@pytest.mark.parametrize("make", [with_champion, first_time], ids=["champion", "first"])
+def test_one_batch_dominating_the_holdout_is_held_with_its_name_and_share(make):
+    # Issue 14: a day of 214,323 rows among days of about 200.
+    spiked = {**WEEK, "data/raw/2026-01-28.csv": 214_323}
+    decision = make(holdout_batches=spiked)
+    assert failed(decision) == ["holdout_batch_share"]
+    assert decision.reasons == [
+        "Batch data/raw/2026-01-28.csv makes up 99.7% of the hold-out (214,323 of 214,923 "
+        "rows), more than the allowed 50%: the hold-out does not represent the window, so its "
+        "metrics mostly measure that one batch."
+    ]
+    check = next(c for c in decision.checks if c.name == "holdout_batch_share")
+    assert check.values["largest_batch"] == "data/raw/2026-01-28.csv"
+    assert check.values["batches"] == 7 and check.values["rows"] == 214_923
+
+
+def test_an_ordinary_week_and_a_one_batch_holdout_pass_the_share_rule():
+    jittered = dict(zip(WEEK, [91, 105, 110, 98, 96, 100, 109], strict=True))
+    assert "holdout_batch_share" not in failed(first_time(holdout_batches=jittered))
+    single = first_time(holdout_batches={"data/raw/2026-01-28.csv": 700})
+    assert single.promoted
+    check = next(c for c in single.checks if c.name == "holdout_batch_share")
+    assert "comes from one batch" in check.detail
+    just_over = {"a.csv": 51, "b.csv": 49}
+    assert failed(first_time(holdout_batches=just_over)) == ["holdout_batch_share"]
+    lenient = GATE.model_copy(update={"max_batch_share_of_holdout": 0.6})
+    assert first_time(holdout_batches=just_over, gate=lenient).promoted
+
+
+def test_guard_settings_are_validated():
+    with pytest.raises(ValueError, match="scoring_rule"):
+        Gate(scoring_rule="accuracy")
+    with pytest.raises(ValueError, match="max_predicted_class_share"):
+        Gate(max_predicted_class_share=0.4)
+    with pytest.raises(ValueError, match="min_class_recall"):
+        Gate(min_class_recall=1.0)
+    with pytest.raises(ValueError, match="max_batch_share_of_holdout"):
+        Gate(max_batch_share_of_holdout=0)

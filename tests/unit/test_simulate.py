@@ -36,6 +36,10 @@ def _clean(day: dt.date, rows: int = ROWS) -> pd.DataFrame:
     return simulate_day(day, rows, SEED)
 
 
+def _injected_with(injection: Injection, rows: int) -> pd.DataFrame:
+    return simulate_day(injection.day, rows, SEED, [injection])
+
+
 def _injected(kind: str, day: dt.date, rows: int = ROWS) -> pd.DataFrame:
     """A day of the stream with one incident of kind injected on DAY."""
     return simulate_day(day, rows, SEED, [Injection(kind, DAY)])
@@ -116,7 +120,26 @@ def test_injection_kinds_are_exactly_the_documented_ones() -> None:
         "missing_column",
         "duplicates",
         "leakage",
+        "volume_spike",
     }
+
+
+def test_volume_spike_delivers_its_factor_times_the_rows_of_valid_new_customers() -> None:
+    assert parse_injection("volume_spike@10", START) == Injection("volume_spike", DAY)
+    assert parse_injection("volume_spike:50@10", START) == Injection("volume_spike", DAY, 50)
+    clean, spiked = _clean(DAY, 100), _injected_with(Injection("volume_spike", DAY, 50), 100)
+    assert 50 * 0.9 * 100 <= len(spiked) <= 50 * 1.1 * 100
+    assert len(spiked) > 40 * len(clean)
+    assert spiked["customer_id"].is_unique
+    assert tuple(spiked.columns) == sim.COLUMNS
+    assert spiked["churned"].isin([0, 1]).all()
+    assert len(_injected_with(Injection("volume_spike", DAY), 2)) >= 1800  # 1000x by default
+    with pytest.raises(ValueError, match="only volume_spike takes a factor"):
+        Injection("null_burst", DAY, 5)
+    with pytest.raises(ValueError, match="bad factor"):
+        parse_injection("volume_spike:x@10", START)
+    with pytest.raises(ValueError, match="volume_spike"):
+        simulate_day(DAY, sim.MAX_ROWS_PER_DAY, SEED, [Injection("volume_spike", DAY, 2)])
 
 
 # --- a clean day ----------------------------------------------------------------------------

@@ -311,3 +311,96 @@ def test_validate_frame_needs_no_disk(first_run, records, project):
 def test_import_does_not_import_great_expectations():
     code = "import sys, datawheel.validate; assert 'great_expectations' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- the volume history: a verdict that depends on the batches before it -----------------
+
+SPIKE_DAY = dt.date(2026, 2, 6)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """Seven 60-row days with a 120x day as the sixth, ingested as the stage does."""
+    from datawheel.ingest import read_manifest
+
+    root = tmp_path_factory.mktemp("history")
+    start = SPIKE_DAY - dt.timedelta(days=5)
+    simulate(
+        root / "data/raw", start, 7, 60, 11, "csv", [Injection("volume_spike", SPIKE_DAY, 120)]
+    )
+    contract = load_params(ROOT / "params.yaml").contract
+    ingest_batches(
+        root / "data/raw", root / "data/ingested", root / "data/quarantine", contract, root=root
+    )
+    return root, read_manifest(root / "data/ingested")
+
+
+def _volume_outcomes(report: ValidationReport) -> dict[str, list[str]]:
+    """Per batch file name: how each volume rule fared (passed, failed or skipped)."""
+    shown = {}
+    for batch in report.batches:
+        states = [
+            ("passed" if o.success else f"failed ({o.severity})")
+            for o in batch.outcomes
+            if o.suite.startswith("volume")
+        ]
+        states += ["skipped" for rule in batch.skipped if rule.startswith("volume")]
+        shown[Path(batch.batch).name] = states
+    return shown
+
+
+def test_recent_median_rows_needs_the_minimum_history():
+    from datawheel.validate import recent_median_rows
+
+    assert recent_median_rows([], 14, 3) is None
+    assert recent_median_rows([100, 90], 14, 3) is None
+    assert recent_median_rows([100, 90, 110], 14, 3) == 100.0
+    assert recent_median_rows([5, 5, 5, 100, 90, 110, 95], 4, 3) == 97.5  # the last 4 only
+    assert recent_median_rows([100, 101], 14, 1) == 100.5
+
+
+def test_expression_parameters_name_their_variables():
+    from datawheel.validate import _expression_names
+
+    assert _expression_names("day_start") == {"day_start"}
+    assert _expression_names("recent_median_rows * 0.2") == {"recent_median_rows"}
+    assert _expression_names("trunc(a * 1e3) + PI * b$c") == {"a", "b$c"}
+
+
+def test_volume_is_judged_against_the_accepted_batches_before_it(history, tmp_path):
+    root, records = history
+    report = run_validation(root / "data/ingested", records, SUITES, tmp_path / "out")
+    volume = _volume_outcomes(report)
+    days = sorted(volume)
+    assert [volume[d] for d in days[:3]] == [["skipped", "skipped"]] * 3  # no history yet
+    assert volume[days[3]] == volume[days[4]] == ["passed", "passed"]
+    assert volume[f"{SPIKE_DAY}.csv"] == ["failed (warning)", "failed (critical)"]
+    # the failed spike is not part of the next day's history: the median is still 60-ish
+    assert volume[days[6]] == ["passed", "passed"]
+    assert [Path(b.batch).name for b in report.stopping_batches] == [f"{SPIKE_DAY}.csv"]
+    line = next(line for line in summary_lines(report) if "critical" in line)
+    assert line.startswith(f"data/raw/{SPIKE_DAY}.csv: batch failed rule ")
+    assert re.search(r"\(critical\): [\d,]+ rows, 1\d\d\.\dx the recent median of \d\d rows", line)
+    assert re.search(r"expected at most [\d,]+$", line)
+
+
+def test_the_cache_key_holds_the_history_and_a_new_day_costs_one_day(history, tmp_path):
+    root, records = history
+    out = tmp_path / "out"
+    run_validation(root / "data/ingested", records[:-1], SUITES, out)
+    grown = run_validation(root / "data/ingested", records, SUITES, out)
+    assert grown.validated == [records[-1].path]  # flat: only the new day
+    again = run_validation(root / "data/ingested", records, SUITES, out)
+    assert again.validated == []
+    # Without the second day, the fourth and later days see another history: judged again.
+    backfilled = [r for i, r in enumerate(records) if i != 1]
+    changed = run_validation(root / "data/ingested", backfilled, SUITES, out)
+    assert records[0].path not in changed.validated and records[2].path not in changed.validated
+    assert records[3].path in changed.validated
+    stored = json.loads((out / f"{records[4].md5}.json").read_text())
+    assert set(stored["parameters"]) == {"recent_median_rows"}
+    # a longer history setting is a different key too
+    longer = run_validation(
+        root / "data/ingested", backfilled, SUITES, out, volume_min_history_batches=1
+    )
+    assert records[2].path in longer.validated
