@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,7 @@ FORMATS: dict[str, tuple[str, str | None]] = {
 BATCH_SUFFIXES = tuple(FORMATS)
 MANIFEST = "manifest.json"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
 _UNREPRESENTABLE = {"int": "NaN, infinity or outside int64", "float": "NaN or infinity"}
 
@@ -213,12 +215,18 @@ def unrepresentable(values: pd.Series, kind: str) -> pd.Series:
         return pd.Series(numeric.to_numpy() > INT64_MAX, index=values.index)
     as_float = numeric.astype("float64")
     bad = as_float.isin([float("inf"), float("-inf")])
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+    is_text = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+    if is_text:
         text = values.astype("str").str.strip().str.lower()
         bad |= as_float.isna() & values.notna() & text.isin(_NAN_TEXT)
     if kind == "int":
         # 2**63 itself is a float that rounds onto the edge: anything from there is out.
         bad |= (as_float >= 2.0**63) | (as_float < -(2.0**63))
+        if is_text:  # near the edge a float is inexact: judge integer text as a Python int
+            for i in (as_float.abs() >= 2.0**62).to_numpy().nonzero()[0]:
+                digits = text.iloc[i]
+                if _INTEGER_TEXT.fullmatch(digits):
+                    bad.iloc[i] = not INT64_MIN <= int(digits) <= INT64_MAX
     return bad.fillna(False).astype("bool")
 
 
