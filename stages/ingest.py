@@ -1,5 +1,6 @@
 """Stage ingest: type each new raw batch per the contract and add row provenance."""
 
+from collections import Counter
 from pathlib import Path
 
 from datawheel.ingest import ingest_batches
@@ -17,9 +18,12 @@ def main(params: Params) -> None:
         progress=lambda batches: progress(batches, "ingest"),
     )
     quarantined = [b for b in result.batches if b.status == "quarantined"]
+    rules = Counter(b.reason["rule"] for b in quarantined)
+    by_rule = f" ({', '.join(f'{r} {n}' for r, n in sorted(rules.items()))})" if rules else ""
     log(
         f"ingest: {len(result.batches)} batches, read {len(result.read)} new, "
-        f"reused {len(result.batches) - len(result.read)}, quarantined {len(quarantined)}"
+        f"reused {len(result.batches) - len(result.read)}, "
+        f"quarantined {len(quarantined)}{by_rule}"
     )
     for batch in result.read:
         log(f"ingest: read {batch}")

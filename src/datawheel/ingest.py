@@ -2,13 +2,20 @@
 
 Every function here but `ingest_batches` is pure over bytes or frames. A batch that cannot
 be read or breaks the contract raises `DataContractError`; `ingest_batches` turns that into
-a quarantine record and goes on with the other batches.
+a quarantine record and goes on with the other batches. Every file under the raw folder is
+accounted for: one in a format ingest does not read, or a symlink, is quarantined too.
+
+A row's `line` is the file's real line number for CSV/TSV (header = line 1, compressed or
+not) and JSON lines (blank lines skipped); for Parquet it is the row index + 1.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,14 +23,31 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from datawheel.errors import DataContractError
 from datawheel.fileio import file_md5, read_json, write_json, write_parquet
 from datawheel.params import Contract
 
-BATCH_SUFFIXES = (".csv", ".parquet")
+# name ending -> (reader kind, compression); the longest matching ending wins.
+FORMATS: dict[str, tuple[str, str | None]] = {
+    ".csv": ("csv", None),
+    ".tsv": ("tsv", None),
+    ".csv.gz": ("csv", "gzip"),
+    ".tsv.gz": ("tsv", "gzip"),
+    ".csv.zst": ("csv", "zstd"),
+    ".tsv.zst": ("tsv", "zstd"),
+    ".parquet": ("parquet", None),
+    ".jsonl": ("jsonl", None),
+    ".ndjson": ("jsonl", None),
+}
+BATCH_SUFFIXES = tuple(FORMATS)
 MANIFEST = "manifest.json"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_NAN_TEXT = frozenset({"nan", "+nan", "-nan"})
+_UNREPRESENTABLE = {"int": "NaN, infinity or outside int64", "float": "NaN or infinity"}
 
 
 @dataclass(frozen=True)
@@ -42,10 +66,25 @@ class BatchRecord:
 
 
 def list_batches(raw_dir: Path) -> list[Path]:
-    """Every batch file under raw_dir, sorted by path (the order rows are ingested in)."""
-    return sorted(
-        p for p in raw_dir.rglob("*") if p.is_file() and p.suffix.lower() in BATCH_SUFFIXES
-    )
+    """Every entry under raw_dir, sorted by path (the order rows are ingested in).
+
+    Any file counts, whatever its format, and so does a symlink (to a file or a folder),
+    which is listed but never followed: ingest quarantines what it cannot read.
+    """
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(raw_dir):  # followlinks=False
+        for name in subfolders:
+            if os.path.islink(os.path.join(folder, name)):
+                found.append(Path(folder, name))
+        found.extend(Path(folder, name) for name in files)
+    return sorted(found)
+
+
+def batch_format(name: str) -> tuple[str, str | None] | None:
+    """(reader kind, compression) for a batch file name, or None if ingest cannot read it."""
+    lowered = name.lower()
+    matches = [suffix for suffix in FORMATS if lowered.endswith(suffix)]
+    return FORMATS[max(matches, key=len)] if matches else None
 
 
 def contract_fingerprint(contract: Contract) -> str:
@@ -57,8 +96,8 @@ def _line_of_offset(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def read_csv_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Parse CSV bytes as strings; returns the frame and each row's line number."""
+def read_csv_bytes(data: bytes, name: str, delimiter: str = ",") -> tuple[pd.DataFrame, pd.Series]:
+    """Parse CSV (or TSV) bytes as strings; returns the frame and each row's line number."""
     if not data.strip():
         raise DataContractError(f"{name}: empty file (rule: batch_not_empty)")
     try:
@@ -70,7 +109,7 @@ def read_csv_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
             "re-export the file as UTF-8"
         ) from None
     header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    columns = list(pd.read_csv(io.StringIO(header + "\n"), dtype=str).columns)
+    columns = list(pd.read_csv(io.StringIO(header + "\n"), dtype=str, sep=delimiter).columns)
     bad_rows: list[str] = []
 
     def on_invalid(row: pa_csv.InvalidRow) -> str:
@@ -82,7 +121,7 @@ def read_csv_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
     try:
         table = pa_csv.read_csv(
             io.BytesIO(data),
-            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pa_csv.ConvertOptions(
                 column_types={c: pa.string() for c in columns},
                 strings_can_be_null=True,
@@ -116,6 +155,81 @@ def read_parquet_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]
     return frame, pd.Series(range(1, len(frame) + 1), dtype="int64")
 
 
+def read_jsonl_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Read JSON lines (one object per line); each row's 'line' is its line in the file."""
+    if not data.strip():
+        raise DataContractError(f"{name}: empty file (rule: batch_not_empty)")
+    try:
+        frame = pa_json.read_json(io.BytesIO(data)).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataContractError(
+            f"{name}: cannot parse JSON lines: {exc} (rule: jsonl_parseable)"
+        ) from None
+    # pyarrow skips blank lines; count them back so 'line' is the line a person opens.
+    lines = [number for number, text in enumerate(data.split(b"\n"), 1) if text.strip()]
+    if len(lines) != len(frame):
+        lines = list(range(1, len(frame) + 1))
+    return frame, pd.Series(lines, dtype="int64")
+
+
+def decompress(data: bytes, compression: str, name: str) -> bytes:
+    """The bytes of a gzip or zstd file, or raise naming the batch."""
+    try:
+        return pa.input_stream(pa.BufferReader(data), compression=compression).read()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataContractError(
+            f"{name}: cannot decompress {compression}: {exc} (rule: compression_readable)"
+        ) from None
+
+
+def read_raw_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Read one batch's bytes untyped, choosing the reader by the file name."""
+    fmt = batch_format(name)
+    if fmt is None:
+        raise DataContractError(
+            f"{name}: format not read by ingest (rule: unsupported_format); "
+            f"export it as one of {', '.join(FORMATS)}"
+        )
+    kind, compression = fmt
+    if compression is not None:
+        data = decompress(data, compression, name)
+    if kind == "parquet":
+        return read_parquet_bytes(data, name)
+    if kind == "jsonl":
+        return read_jsonl_bytes(data, name)
+    return read_csv_bytes(data, name, "\t" if kind == "tsv" else ",")
+
+
+def unrepresentable(values: pd.Series, kind: str) -> pd.Series:
+    """Values that parse as numbers but have no place in the contract type.
+
+    NaN or infinity (as text or as a float) in an int or float column, and whole numbers
+    outside int64 in an int column. Empty cells are nulls, not values, and are not flagged.
+    """
+    if kind not in ("int", "float") or pd.api.types.is_bool_dtype(values.dtype):
+        return pd.Series(False, index=values.index)
+    numeric = pd.to_numeric(values, errors="coerce")
+    if pd.api.types.is_integer_dtype(numeric.dtype):  # exact: only the range can fail
+        if kind == "float" or numeric.dtype.kind == "i":
+            return pd.Series(False, index=values.index)
+        return pd.Series(numeric.to_numpy() > INT64_MAX, index=values.index)
+    as_float = numeric.astype("float64")
+    bad = as_float.isin([float("inf"), float("-inf")])
+    is_text = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+    if is_text:
+        text = values.astype("str").str.strip().str.lower()
+        bad |= as_float.isna() & values.notna() & text.isin(_NAN_TEXT)
+    if kind == "int":
+        # 2**63 itself is a float that rounds onto the edge: anything from there is out.
+        bad |= (as_float >= 2.0**63) | (as_float < -(2.0**63))
+        if is_text:  # near the edge a float is inexact: judge integer text as a Python int
+            for i in (as_float.abs() >= 2.0**62).to_numpy().nonzero()[0]:
+                digits = text.iloc[i]
+                if _INTEGER_TEXT.fullmatch(digits):
+                    bad.iloc[i] = not INT64_MIN <= int(digits) <= INT64_MAX
+    return bad.fillna(False).astype("bool")
+
+
 def parse_column(values: pd.Series, kind: str) -> pd.Series:
     """Convert one column to its contract type; unparseable values become NaN-like markers."""
     if kind == "datetime":
@@ -126,11 +240,13 @@ def parse_column(values: pd.Series, kind: str) -> pd.Series:
         return parsed.astype("datetime64[us, UTC]")
     if kind in ("int", "float"):
         parsed = pd.to_numeric(values, errors="coerce")
+        keep = ~unrepresentable(values, kind)
         if kind == "float":
-            return parsed.astype("float64")
-        whole = parsed.dropna()
-        if not (whole == whole.round()).all():
-            return parsed.where(parsed == parsed.round()).astype("Int64")
+            return parsed.astype("float64").where(keep)
+        if not keep.all():
+            parsed = parsed.astype("float64").where(keep)
+        if parsed.dtype.kind == "f":
+            parsed = parsed.where(parsed == parsed.round())
         return parsed.astype("Int64")
     if kind == "bool":
         mapping = {"true": True, "false": False, "1": True, "0": False}
@@ -139,8 +255,13 @@ def parse_column(values: pd.Series, kind: str) -> pd.Series:
     return values.astype("str").where(values.notna(), None).astype("str")
 
 
-def type_batch(raw: pd.DataFrame, contract: Contract, name: str) -> pd.DataFrame:
-    """Check the columns and convert each to its contract type, or raise naming the problem."""
+def type_batch(
+    raw: pd.DataFrame, contract: Contract, name: str, lines: pd.Series | None = None
+) -> pd.DataFrame:
+    """Check the columns and convert each to its contract type, or raise naming the problem.
+
+    `lines` are the rows' line numbers in the file, for the messages (default: row + 1).
+    """
     expected = list(contract.columns)
     missing = [c for c in expected if c not in raw.columns]
     extra = [c for c in raw.columns if c not in contract.columns]
@@ -159,17 +280,38 @@ def type_batch(raw: pd.DataFrame, contract: Contract, name: str) -> pd.DataFrame
     typed = {}
     for column, spec in contract.columns.items():
         values = raw[column]
+        where = _where(lines)
+        cannot_hold = unrepresentable(values, spec.type)
+        if cannot_hold.any():
+            first = int(cannot_hold.to_numpy().nonzero()[0][0])
+            raise DataContractError(
+                f"{name}: column {column!r}: {int(cannot_hold.sum())} value(s) cannot be "
+                f"represented as {spec.type} ({_UNREPRESENTABLE[spec.type]}), first "
+                f"{_show(values.iloc[first])} at {where(first)} (rule: unrepresentable_value)"
+            )
         parsed = parse_column(values, spec.type)
         unparseable = parsed.isna() & values.notna()
         if unparseable.any():
             first = int(unparseable.to_numpy().nonzero()[0][0])
             raise DataContractError(
                 f"{name}: column {column!r}: {int(unparseable.sum())} value(s) are not "
-                f"{spec.type}, first {values.iloc[first]!r} in row {first + 1} "
+                f"{spec.type}, first {_show(values.iloc[first])} at {where(first)} "
                 f"(rule: contract_type_{spec.type})"
             )
         typed[column] = parsed
     return pd.DataFrame(typed)
+
+
+def _where(lines: pd.Series | None) -> Callable[[int], str]:
+    """'line N (row M)' for the message about row index `i`."""
+    if lines is None:
+        return lambda i: f"row {i + 1}"
+    return lambda i: f"line {int(lines.iloc[i])} (row {i + 1})"
+
+
+def _show(value: object) -> str:
+    """A raw value as a message shows it: text quoted, numbers as Python writes them."""
+    return repr(value.item() if hasattr(value, "item") else value)
 
 
 def row_ids(typed: pd.DataFrame) -> pd.Series:
@@ -204,9 +346,8 @@ def with_provenance(
 
 def read_batch(data: bytes, name: str, contract: Contract) -> tuple[pd.DataFrame, pd.Series]:
     """Read and type one batch's bytes; the format is chosen by the file name."""
-    reader = read_parquet_bytes if name.lower().endswith(".parquet") else read_csv_bytes
-    raw, lines = reader(data, name)
-    return type_batch(raw, contract, name), lines
+    raw, lines = read_raw_bytes(data, name)
+    return type_batch(raw, contract, name, lines), lines
 
 
 @dataclass
@@ -244,6 +385,12 @@ def _ingest(raw_dir, out_dir, quarantine_dir, contract, root, progress, md5_of) 
     keep: set[str] = set()
     for path in progress(list_batches(raw_dir)):
         name = _display_name(path, root)
+        refusal = _refusal(path, name)
+        if refusal is not None:
+            # Never opened: a symlink could point anywhere, a FIFO would block the read.
+            md5 = hashlib.md5(f"{refusal[0]}:{refusal[1]}".encode()).hexdigest()
+            records.append(BatchRecord(name, md5, "quarantined", reason=_reason(refusal[2], name)))
+            continue
         md5 = md5_of(path)
         known = previous.get(name)
         if (
@@ -309,6 +456,26 @@ class RawHashes:
             self.state.close()
 
 
+def _refusal(path: Path, name: str) -> tuple[str, str, str] | None:
+    """(kind, identity, message) for an entry ingest must not open, else None."""
+    if os.path.islink(path):
+        target = os.readlink(path)
+        return (
+            "symlink",
+            f"{name}->{target}",
+            f"{name}: a symlink (to {target}) under the raw folder, not followed "
+            "(rule: symlink); copy the file in instead",
+        )
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISREG(mode):
+        return (
+            "special",
+            f"{name}:{stat.S_IFMT(mode)}",
+            f"{name}: not a regular file (rule: unsupported_format)",
+        )
+    return None
+
+
 def _event_range(times: pd.Series) -> tuple[str | None, str | None]:
     if times.notna().sum() == 0:
         return None, None
@@ -317,8 +484,8 @@ def _event_range(times: pd.Series) -> tuple[str | None, str | None]:
 
 def _display_name(path: Path, root: Path) -> str:
     """The batch's path relative to the project root, as git and DVC show it."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+    try:  # resolve the folder only: a symlink's own name is what is shown
+        return (path.parent.resolve() / path.name).relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 

@@ -308,7 +308,7 @@ class Revision:
         return None
 
     def raw_batches(self) -> list[TrackedFile]:
-        """The raw batches (CSV, Parquet) at this commit, sorted by path; no data read."""
+        """The raw batches ingest reads (CSV, TSV, Parquet, JSON lines), sorted; no data read."""
         raw = self.params().paths.raw.rstrip("/")
         from datawheel.ingest import BATCH_SUFFIXES
 
@@ -446,17 +446,16 @@ def load_batch(data: bytes, path: str, md5: str, contract: Contract) -> LoadedBa
     """
     import pandas as pd
 
-    from datawheel.ingest import read_csv_bytes, read_parquet_bytes, type_batch, with_provenance
+    from datawheel.ingest import read_raw_bytes, type_batch, with_provenance
 
-    reader = read_parquet_bytes if path.lower().endswith(".parquet") else read_csv_bytes
     try:
-        raw, lines = reader(data, path)
+        raw, lines = read_raw_bytes(data, path)
     except DataContractError as exc:
         empty = pd.DataFrame({"row_id": pd.Series([], dtype="str")})
         return LoadedBatch(path, md5, empty, {}, str(exc), _rule(str(exc)), readable=False)
     error = None
     try:
-        typed = type_batch(raw, contract, path)
+        typed = type_batch(raw, contract, path, lines)
         kinds = {
             c: contract_kind(spec.type) if typed[c].notna().any() else "empty"
             for c, spec in contract.columns.items()
