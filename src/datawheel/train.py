@@ -16,6 +16,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from datawheel.errors import DataContractError
 from datawheel.params import Contract, Model
 
+ESTIMATORS = {
+    "logistic_regression": LogisticRegression,
+    "hist_gradient_boosting": HistGradientBoostingClassifier,
+}
+"""params.yaml's estimator names and the scikit-learn classes their settings are passed to."""
+
 NUMERIC_TYPES = ("int", "float", "bool")
 CATEGORICAL_TYPES = ("string", "category")
 
@@ -72,12 +78,12 @@ def build_pipeline(contract: Contract, model: Model) -> Pipeline:
         ],
         remainder="drop",
     )
-    params = model.estimator_params
-    if linear:
-        estimator = LogisticRegression(random_state=model.seed, **params)
-    else:
-        estimator = HistGradientBoostingClassifier(random_state=model.seed, **params)
-    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+    return Pipeline([("preprocess", preprocess), ("model", build_estimator(model))])
+
+
+def build_estimator(model: Model):
+    """The unfitted estimator `model.estimator` names, with its settings and seed."""
+    return ESTIMATORS[model.estimator](random_state=model.seed, **model.estimator_params)
 
 
 def fit_model(train: pd.DataFrame, contract: Contract, model: Model) -> Pipeline:
