@@ -255,7 +255,7 @@ def _estimator_problems(model: Model, section: str) -> list[str]:
         validate_parameter_constraints,
     )
 
-    from datawheel.train import ESTIMATORS, build_estimator
+    from datawheel.estimators import ESTIMATORS, build_estimator
 
     block = f"{section}.{model.estimator}"
     known = set(ESTIMATORS[model.estimator]._get_param_names()) - {"random_state"}

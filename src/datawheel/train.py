@@ -7,20 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from datawheel.errors import DataContractError
+from datawheel.estimators import build_estimator
 from datawheel.params import Contract, Model
-
-ESTIMATORS = {
-    "logistic_regression": LogisticRegression,
-    "hist_gradient_boosting": HistGradientBoostingClassifier,
-}
-"""params.yaml's estimator names and the scikit-learn classes their settings are passed to."""
 
 NUMERIC_TYPES = ("int", "float", "bool")
 CATEGORICAL_TYPES = ("string", "category")
@@ -79,11 +72,6 @@ def build_pipeline(contract: Contract, model: Model) -> Pipeline:
         remainder="drop",
     )
     return Pipeline([("preprocess", preprocess), ("model", build_estimator(model))])
-
-
-def build_estimator(model: Model):
-    """The unfitted estimator `model.estimator` names, with its settings and seed."""
-    return ESTIMATORS[model.estimator](random_state=model.seed, **model.estimator_params)
 
 
 def fit_model(train: pd.DataFrame, contract: Contract, model: Model) -> Pipeline:

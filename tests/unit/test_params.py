@@ -161,8 +161,8 @@ def test_estimator_check_can_be_skipped_by_callers_that_never_fit():
 
 
 def test_shipped_estimator_settings_pass_and_build():
+    from datawheel.estimators import build_estimator
     from datawheel.params import estimator_problems
-    from datawheel.train import build_estimator
 
     params = load_params(ROOT / "params.yaml")
     assert estimator_problems(params) == []
