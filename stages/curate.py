@@ -25,4 +25,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("curate", main)
+    run_stage("curate", main, builds_estimators=True)

@@ -23,4 +23,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("train", main)
+    run_stage("train", main, builds_estimators=True)

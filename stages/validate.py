@@ -4,7 +4,7 @@ from pathlib import Path
 
 from datawheel.fileio import write_json, write_text
 from datawheel.ingest import read_manifest
-from datawheel.params import Params
+from datawheel.params import PROVENANCE_COLUMNS, Params
 from datawheel.stagerun import log, progress, run_stage
 from datawheel.validate import raise_if_failed, render_markdown, run_validation, summary_lines
 
@@ -19,6 +19,7 @@ def main(params: Params) -> None:
         acknowledged=params.validate_.acknowledged_batches,
         volume_history_batches=params.validate_.volume_history_batches,
         volume_min_history_batches=params.validate_.volume_min_history_batches,
+        columns=(*params.contract.columns, *PROVENANCE_COLUMNS),
         progress=lambda batches: progress(batches, "validate"),
     )
     write_json(Path(paths.reports) / "validation.json", report.to_dict())

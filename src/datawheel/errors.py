@@ -54,7 +54,8 @@ class MissingObjectError(DatawheelError):
 EXIT_CODES = {
     0: "success",
     1: "unexpected error (rerun with --debug for the traceback)",
-    2: "bad parameters or usage (params.yaml, command-line arguments, .datawheel/code.json)",
+    2: "bad parameters or usage (params.yaml, an expectation suite, command-line arguments, "
+    ".datawheel/code.json)",
     3: "an input file breaks the data contract",
     4: "a critical data test failed (see reports/validation.md)",
     5: "leakage between training and hold-out data",

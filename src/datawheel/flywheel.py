@@ -83,7 +83,9 @@ class Flywheel:
         if self.params:
             set_params(self.dev, self.params)
             self._commit("params: settings for this workspace")
-        self.model_name = load_params(self.dev / "params.yaml").registry.model_name
+        self.model_name = load_params(
+            self.dev / "params.yaml", check_estimators=False
+        ).registry.model_name
         git.Repo.init(self.origin, bare=True, initial_branch="main")
         self._git("remote", "add", "origin", str(self.origin))
         self._git("push", "--quiet", "origin", "main")

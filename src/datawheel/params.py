@@ -7,6 +7,8 @@ list only real parameters.
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -203,16 +205,88 @@ class Params(_Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-def parse_params(data: dict[str, Any], source: str = "params.yaml") -> Params:
-    """Validate a params mapping; every problem is named by its dotted key."""
+def parse_params(
+    data: dict[str, Any], source: str = "params.yaml", check_estimators: bool = True
+) -> Params:
+    """Validate a params mapping; every problem is named by its dotted key.
+
+    `check_estimators` also checks the estimator settings against scikit-learn's own
+    parameter constraints (importing scikit-learn costs about a second, once per process).
+    """
     try:
-        return Params.model_validate(data)
+        params = Params.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             key = ".".join(str(part) for part in err["loc"]) or "(top level)"
             problems.append(f"{key}: {err['msg']}")
         raise ParamsError(f"{source}: " + "; ".join(problems)) from None
+    if check_estimators:
+        problems = estimator_problems(params)
+        if problems:
+            raise ParamsError(f"{source}: " + "; ".join(problems))
+    return params
+
+
+def estimator_problems(params: Params) -> list[str]:
+    """`key: problem` for each estimator setting scikit-learn would refuse, without fitting.
+
+    Every estimator block of `model:` and `label_issues:` is checked, the unused one too:
+    switching `estimator:` must not uncover an old mistake in the middle of a run.
+    """
+    problems = []
+    for section, owner in (("model", params.model), ("label_issues", params.label_issues.scorer)):
+        for name in EstimatorName.__args__:
+            chosen = owner.model_copy(update={"estimator": name})
+            if name == owner.estimator or chosen.estimator_params:
+                problems += _estimator_problems(chosen, section)
+    return problems
+
+
+_SKLEARN_MESSAGE = re.compile(
+    r"^The '.+?' parameter of \w+ (?P<rule>.+)\. Got (?P<got>.+) instead\.$"
+)
+
+
+def _estimator_problems(model: Model, section: str) -> list[str]:
+    """Problems of `model`'s own settings block, each named `section.block.key`."""
+    from sklearn.utils._param_validation import (
+        InvalidParameterError,
+        validate_parameter_constraints,
+    )
+
+    from datawheel.estimators import ESTIMATORS, build_estimator
+
+    block = f"{section}.{model.estimator}"
+    known = set(ESTIMATORS[model.estimator]._get_param_names()) - {"random_state"}
+    problems = []
+    for key in model.estimator_params:
+        if key == "random_state":
+            problems.append(f"{block}.random_state: set by {section}.seed, not here")
+        elif key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{block}.{key}: not a setting of {model.estimator}{hint}")
+    if problems:
+        return problems
+    estimator = build_estimator(model)
+    settings = estimator.get_params(deep=False)
+    keys = {key: f"{block}.{key}" for key in model.estimator_params}
+    keys["random_state"] = f"{section}.seed"
+    for key, where in keys.items():
+        try:
+            validate_parameter_constraints(
+                estimator._parameter_constraints,
+                {key: settings[key]},
+                caller_name=type(estimator).__name__,
+            )
+        except InvalidParameterError as exc:
+            text = " ".join(str(exc).split())
+            match = _SKLEARN_MESSAGE.match(text)
+            if match:
+                text = f"{match['rule']}; got {match['got']}"
+            problems.append(f"{where}: {text}")
+    return problems
 
 
 DVC_VARS = ("paths", "registry")
@@ -271,10 +345,15 @@ def _read_yaml_mapping(path: Path, hint: str) -> dict[str, Any]:
     return data
 
 
-def load_params(path: str | Path = "params.yaml", dvc_yaml: str | Path | None = None) -> Params:
+def load_params(
+    path: str | Path = "params.yaml",
+    dvc_yaml: str | Path | None = None,
+    check_estimators: bool = True,
+) -> Params:
     """Read and validate params.yaml, with `paths` and `registry` from dvc.yaml `vars:`.
 
-    dvc.yaml is the one beside params.yaml unless `dvc_yaml` names another.
+    dvc.yaml is the one beside params.yaml unless `dvc_yaml` names another. A caller that
+    never builds an estimator may skip `check_estimators` and the scikit-learn import.
     """
     path = Path(path)
     data = _read_yaml_mapping(path, "run from the project root")
@@ -283,4 +362,6 @@ def load_params(path: str | Path = "params.yaml", dvc_yaml: str | Path | None = 
         pipeline = _read_yaml_mapping(dvc_path, "run from the project root")
     else:
         pipeline = {}
-    return parse_params(merge_dvc_vars(data, pipeline, str(path), str(dvc_path)), str(path))
+    return parse_params(
+        merge_dvc_vars(data, pipeline, str(path), str(dvc_path)), str(path), check_estimators
+    )

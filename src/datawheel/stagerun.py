@@ -37,13 +37,16 @@ def _console():
     return Console(stderr=True)
 
 
-def run_stage(name: str, body: Callable[[Params], None]) -> None:
+def run_stage(name: str, body: Callable[[Params], None], builds_estimators: bool = False) -> None:
     """Run a stage body; a DatawheelError becomes one red line and its exit code. A project
-    that records its code (.datawheel/code.json) runs only with that code installed."""
+    that records its code (.datawheel/code.json) runs only with that code installed.
+
+    `builds_estimators`: the stage fits models, so its params are also checked against
+    scikit-learn's constraints (the others skip that import's second of start-up)."""
     started = time.perf_counter()
     try:
         check_code_record(Path("."))
-        body(load_params())
+        body(load_params(check_estimators=builds_estimators))
     except DatawheelError as exc:
         _record_profile(name, time.perf_counter() - started)
         if os.environ.get("DATAWHEEL_DEBUG"):

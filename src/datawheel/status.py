@@ -26,7 +26,7 @@ class Status:
 
 def project_status(root: Path = Path("."), now: float | None = None) -> Status:
     """Read the registry (one for-each-ref), champion.json, gate.json and the ingest manifest."""
-    params = load_params(root / "params.yaml")
+    params = load_params(root / "params.yaml", check_estimators=False)
     name = params.registry.model_name
     registry = read_registry(root)
     prod = registry.current(name)

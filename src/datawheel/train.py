@@ -7,13 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from datawheel.errors import DataContractError
+from datawheel.estimators import build_estimator
 from datawheel.params import Contract, Model
 
 NUMERIC_TYPES = ("int", "float", "bool")
@@ -72,12 +71,7 @@ def build_pipeline(contract: Contract, model: Model) -> Pipeline:
         ],
         remainder="drop",
     )
-    params = model.estimator_params
-    if linear:
-        estimator = LogisticRegression(random_state=model.seed, **params)
-    else:
-        estimator = HistGradientBoostingClassifier(random_state=model.seed, **params)
-    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+    return Pipeline([("preprocess", preprocess), ("model", build_estimator(model))])
 
 
 def fit_model(train: pd.DataFrame, contract: Contract, model: Model) -> Pipeline:

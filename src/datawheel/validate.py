@@ -47,13 +47,14 @@ a later batch's cached verdict stale.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import math
 import os
 import re
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -306,16 +307,66 @@ def _check_suites(loaded: Iterable[tuple[Path, dict[str, Any]]]) -> None:
             except GreatExpectationsError as exc:
                 message = getattr(exc, "message", None) or str(exc)
                 if "not found" in message:
-                    message = "not a Great Expectations expectation type"
+                    message = "not a Great Expectations expectation type" + _suggested_type(
+                        str(kind)
+                    )
                 raise ParamsError(f"{where}: {message}") from None
             except (TypeError, ValueError) as exc:
                 detail = " ".join(str(exc).split())
                 raise ParamsError(f"{where}: invalid configuration: {detail}") from None
 
 
-def load_suites(directory: Path) -> list[dict[str, Any]]:
-    """Read and check the suites in directory, sorted by file name, as GX JSON dicts."""
+COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list", "column_set")
+"""The kwargs through which an expectation names the column(s) it reads."""
+
+
+def _check_columns(loaded: Iterable[tuple[Path, dict[str, Any]]], columns: Collection[str]) -> None:
+    """Every column a suite names must be a batch column: otherwise the expectation fails on
+    every batch, and quarantining the whole history would hide a mistake in the suite."""
+    known = set(columns)
+    for path, suite in loaded:
+        for number, expectation in enumerate(suite["expectations"], start=1):
+            kwargs = expectation.get("kwargs")
+            if not isinstance(kwargs, dict):
+                continue
+            for key in COLUMN_KWARGS:
+                value = kwargs.get(key)
+                names = [value] if isinstance(value, str) else value
+                if not isinstance(names, list):
+                    continue
+                for name in names:
+                    if isinstance(name, str) and name not in known:
+                        close = difflib.get_close_matches(name, sorted(known), n=1)
+                        hint = f"did you mean {close[0]!r}, or " if close else ""
+                        raise ParamsError(
+                            f"{path}: expectation #{number} {expectation.get('type')!r}: "
+                            f"{key} {name!r} is not a column of params.yaml contract.columns "
+                            f"(nor a provenance column); {hint}add it to the contract"
+                        )
+
+
+def _suggested_type(kind: str) -> str:
+    """A hint for an unknown expectation type: GX 1.x's snake_case name, or a close one."""
+    from great_expectations.expectations.registry import (
+        list_registered_expectation_implementations,
+    )
+
+    registered = list_registered_expectation_implementations()
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind).lower()
+    if snake != kind and snake in registered:
+        return f"; GX 1.x names it in snake_case: {snake!r}"
+    close = difflib.get_close_matches(kind, registered, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def load_suites(directory: Path, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Read and check the suites in directory, sorted by file name, as GX JSON dicts.
+
+    `columns`: the batch's columns (contract plus provenance); a suite naming another is an
+    error."""
     loaded = _read_suite_files(directory)
+    if columns is not None:
+        _check_columns(loaded, columns)
     _check_suites(loaded)
     return [suite for _, suite in loaded]
 
@@ -765,15 +816,20 @@ def run_validation(
     progress: Callable[[Iterable[BatchRecord]], Iterable[BatchRecord]] = iter,
     volume_history_batches: int = 14,
     volume_min_history_batches: int = 3,
+    columns: Collection[str] | None = None,
 ) -> ValidationReport:
     """Validate every ingested batch not already validated with the same md5, suites and
     suite parameters (`recent_median_rows` from the accepted batches before it).
 
     Writes `<md5>.json` and `<md5>.parquet` per batch into out_dir and removes those of
     batches no longer present. GX is imported only if some batch needs validating.
+    `columns` (contract plus provenance), if given, must hold every column a suite names:
+    that is checked before any batch, cached or not.
     """
     ingested_dir, out_dir = Path(ingested_dir), Path(out_dir)
     loaded = _read_suite_files(suites_dir)
+    if columns is not None:
+        _check_columns(loaded, columns)
     suites = [suite for _, suite in loaded]
     fingerprint = suites_fingerprint(suites)
     runner: SuiteRunner | None = None

@@ -95,3 +95,75 @@ def test_multiclass_contract_needs_no_positive_class():
     data["contract"]["positive_class"] = None
     data["contract"]["columns"]["churned"]["type"] = "category"
     assert not parse_params(data).contract.is_binary
+
+
+# --- estimator settings: scikit-learn's own constraints, named by the params.yaml key -------
+
+
+def _with(section: str, block: str | None, **settings) -> dict:
+    data = yaml.safe_load(yaml.safe_dump(RAW))
+    node = data[section] if block is None else data[section].setdefault(block, {})
+    node.update(settings)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            _with("model", "hist_gradient_boosting", max_iter=-3),
+            "params.yaml: model.hist_gradient_boosting.max_iter: "
+            "must be an int in the range [1, inf); got -3",
+        ),
+        (
+            _with("model", "logistic_regression", C=0),
+            "model.logistic_regression.C: must be a float in the range (0.0, inf]; got 0",
+        ),
+        (
+            _with("label_issues", "logistic_regression", max_iter="many"),
+            "label_issues.logistic_regression.max_iter: must be an int",
+        ),
+        (
+            _with("label_issues", "hist_gradient_boosting", learning_rate=-1.0),
+            "label_issues.hist_gradient_boosting.learning_rate: must be a float",
+        ),
+        (_with("label_issues", None, seed=-1), "label_issues.seed: must be an int"),
+    ],
+)
+def test_estimator_settings_are_checked_by_scikit_learn(data, message):
+    with pytest.raises(ParamsError) as caught:
+        parse_params(data)
+    assert message in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_unknown_estimator_setting_is_named_with_a_suggestion():
+    data = _with("model", "hist_gradient_boosting", max_itr=200)
+    with pytest.raises(ParamsError, match=r"model\.hist_gradient_boosting\.max_itr: not a setting"):
+        parse_params(data)
+    with pytest.raises(ParamsError, match="did you mean 'max_iter'"):
+        parse_params(data)
+
+
+def test_random_state_belongs_to_the_seed():
+    data = _with("label_issues", "logistic_regression", random_state=1)
+    with pytest.raises(
+        ParamsError, match=r"label_issues\.logistic_regression\.random_state: set by"
+    ):
+        parse_params(data)
+
+
+def test_estimator_check_can_be_skipped_by_callers_that_never_fit():
+    params = parse_params(
+        _with("model", "hist_gradient_boosting", max_iter=-3), check_estimators=False
+    )
+    assert params.model.hist_gradient_boosting["max_iter"] == -3
+
+
+def test_shipped_estimator_settings_pass_and_build():
+    from datawheel.estimators import build_estimator
+    from datawheel.params import estimator_problems
+
+    params = load_params(ROOT / "params.yaml")
+    assert estimator_problems(params) == []
+    assert build_estimator(params.model).get_params()["max_iter"] == 200

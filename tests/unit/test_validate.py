@@ -17,7 +17,7 @@ import pytest
 
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
 from datawheel.ingest import ingest_batches
-from datawheel.params import load_params
+from datawheel.params import PROVENANCE_COLUMNS, load_params
 from datawheel.simulate import Injection, simulate
 from datawheel.validate import (
     BATCH_FAILED_RULE,
@@ -122,6 +122,73 @@ def test_invalid_expectation_names_the_file(tmp_path, expectation, message):
     with pytest.raises(ParamsError, match=r"bad\.json: expectation #1") as caught:
         load_suites(folder)
     assert message in str(caught.value)
+
+
+def test_camel_case_type_gets_the_gx_1_snake_case_name(tmp_path):
+    suite = {"name": "old", "expectations": [_expectation(type="ExpectColumnValuesToNotBeNull")]}
+    folder = _suite(tmp_path, "old", json.dumps(suite))
+    with pytest.raises(ParamsError) as caught:
+        load_suites(folder)
+    message = str(caught.value)
+    assert "old.json: expectation #1 'ExpectColumnValuesToNotBeNull'" in message
+    assert "snake_case: 'expect_column_values_to_not_be_null'" in message
+    assert caught.value.exit_code == 2
+
+
+def test_bad_kwargs_name_the_file_expectation_and_kwarg(tmp_path):
+    expectation = _expectation(
+        type="expect_column_values_to_be_between", kwargs={"column": "a", "max_vale": 3}
+    )
+    folder = _suite(tmp_path, "bad", json.dumps({"name": "bad", "expectations": [expectation]}))
+    with pytest.raises(ParamsError) as caught:
+        load_suites(folder)
+    message = str(caught.value)
+    assert "bad.json: expectation #1 'expect_column_values_to_be_between'" in message
+    assert "max_vale" in message
+
+
+CONTRACT_COLUMNS = (
+    *load_params(ROOT / "params.yaml", check_estimators=False).contract.columns,
+    *PROVENANCE_COLUMNS,
+)
+
+
+def test_shipped_suites_name_only_contract_columns():
+    assert load_suites(SUITES, CONTRACT_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"column": "tenure"}, "column 'tenure'"),
+        ({"column_list": ["age", "loyalty"]}, "column_list 'loyalty'"),
+    ],
+)
+def test_suite_column_outside_the_contract_is_a_suite_error(tmp_path, kwargs, named):
+    expectation = _expectation(kwargs=kwargs)
+    folder = _suite(tmp_path, "cols", json.dumps({"name": "cols", "expectations": [expectation]}))
+    with pytest.raises(ParamsError) as caught:
+        load_suites(folder, CONTRACT_COLUMNS)
+    message = str(caught.value)
+    assert "cols.json: expectation #1 'expect_column_values_to_not_be_null'" in message
+    assert named in message and "contract.columns" in message
+    assert caught.value.exit_code == 2
+
+
+def test_run_validation_refuses_a_suite_column_before_any_batch(
+    first_run, records, project, tmp_path
+):
+    """Even with every batch cached: the suite is wrong, not the history."""
+    suites = tmp_path / "expectations"
+    shutil.copytree(SUITES, suites)
+    nulls = json.loads((suites / "nulls.json").read_text())
+    nulls["expectations"][0]["kwargs"]["column"] = "customer"
+    (suites / "nulls.json").write_text(json.dumps(nulls))
+    out = _copy(first_run[1], tmp_path)
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(ParamsError, match=r"nulls\.json: expectation #1 .*column 'customer'"):
+        run_validation(project / "data/ingested", records, suites, out, columns=CONTRACT_COLUMNS)
+    assert sorted(p.name for p in out.iterdir()) == before
 
 
 def test_duplicate_suite_names_are_refused(tmp_path):

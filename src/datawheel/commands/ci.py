@@ -50,7 +50,7 @@ def summary(
     try:
         from datawheel.params import load_params
 
-        params = load_params()
+        params = load_params(check_estimators=False)
         model_name, default_reports = params.registry.model_name, Path(params.paths.reports)
         champion = Path(params.paths.champion)
     except DatawheelError:
