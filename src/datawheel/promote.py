@@ -114,9 +114,13 @@ class _GitFailed(DatawheelError):
 
 
 def _dvc_push(root: Path) -> None:
-    from datawheel.workspace import dvc
+    """`dvc push`, failing with DVC's own error lines. Not `--quiet`: that hides DVC's ERROR
+    line and leaves only its "Having any troubles?" footer, which says nothing."""
+    from datawheel.workspace import dvc, dvc_error_text
 
-    dvc("push", "--quiet", cwd=root)
+    result = dvc("push", cwd=root, check=False)
+    if result.returncode != 0:
+        raise CommandFailed(["dvc", "push"], result.returncode, dvc_error_text(result.stdout))
 
 
 def promote(

@@ -110,6 +110,17 @@ def dvc(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "dvc", *args], cwd=cwd, **kwargs)
 
 
+DVC_FOOTER = "Having any troubles?"
+
+
+def dvc_error_text(output: str) -> str:
+    """DVC's own error lines from a failed command's output: from the first `ERROR` line on,
+    without the support footer; all of the output (footer aside) if DVC wrote no such line."""
+    lines = [line for line in output.splitlines() if not line.startswith(DVC_FOOTER)]
+    first = next((i for i, line in enumerate(lines) if line.startswith("ERROR")), 0)
+    return "\n".join(lines[first:]).strip() or "DVC gave no error message"
+
+
 def init_repo(repo: Path, remote: Path | None = None) -> None:
     """git init + dvc init in repo with the template, and optionally a local DVC remote."""
     import git
