@@ -262,6 +262,12 @@ def type_batch(
 
     `lines` are the rows' line numbers in the file, for the messages (default: row + 1).
     """
+    repeated = sorted(set(raw.columns[raw.columns.duplicated()]))
+    if repeated:  # one name, two columns: which one holds the values is anyone's guess
+        raise DataContractError(
+            f"{name}: column(s) {repeated} appear more than once in the header "
+            "(rule: contract_columns); export each column once"
+        )
     expected = list(contract.columns)
     missing = [c for c in expected if c not in raw.columns]
     extra = [c for c in raw.columns if c not in contract.columns]
