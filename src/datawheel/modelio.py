@@ -117,7 +117,10 @@ def load_model(
                 "`dvc repro`."
             )
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ValueError(f"model file {path} is not a skops archive (not a zip file)")
+        # refused on its first bytes: a pickle (or anything else) is never deserialised
+        raise UntrustedModelError(
+            f"model file {path} is not a skops archive (not a zip file): refused unread"
+        )
     untrusted = sio.get_untrusted_types(data=data)
     allowed = set(trusted)
     refused = [name for name in untrusted if name not in allowed]
