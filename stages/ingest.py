@@ -25,8 +25,16 @@ def main(params: Params) -> None:
         f"reused {len(result.batches) - len(result.read)}, "
         f"quarantined {len(quarantined)}{by_rule}"
     )
+    for line in result.rebuilt:
+        log(f"ingest: {line}")
     for batch in result.read:
         log(f"ingest: read {batch}")
+    for batch in result.batches:
+        if batch.duplicate_of:
+            log(
+                f"ingest: {batch.path} has the same bytes as {batch.duplicate_of}: "
+                "its rows keep that batch"
+            )
     for batch in quarantined:
         log(f"ingest: quarantined {batch.path}: {batch.reason['message']}")
 

@@ -25,6 +25,8 @@ def main(params: Params) -> None:
     write_json(Path(paths.reports) / "validation.json", report.to_dict())
     write_json(Path(paths.reports) / "validation_summary.json", report.totals)
     write_text(Path(paths.reports) / "validation.md", render_markdown(report))
+    for line in report.rebuilt:
+        log(f"validate: {line}")
     log(f"validate: {len(report.validated)} batch(es) validated, totals {report.totals}")
     for line in summary_lines(report):
         log(f"validate: {line}")

@@ -17,7 +17,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +27,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from datawheel.errors import DataContractError
-from datawheel.fileio import file_md5, read_json, write_json, write_parquet
+from datawheel.fileio import StatHashes, read_json, write_json, write_parquet
 from datawheel.params import Contract
 
 # name ending -> (reader kind, compression); the longest matching ending wins.
@@ -63,6 +63,12 @@ class BatchRecord:
     # into its window, so a new day does not re-read the whole history.
     first_event: str | None = None
     last_event: str | None = None
+    # md5 of data/ingested/<md5>.parquet as ingest wrote it: the file is reused only while
+    # its bytes still have this md5 (a tampered or damaged file is rebuilt from the raw batch).
+    output_md5: str | None = None
+    # A batch with the same bytes as an earlier delivery: the path of that first delivery,
+    # whose name its rows keep as their batch. Its parquet file is the first delivery's.
+    duplicate_of: str | None = None
 
 
 def list_batches(raw_dir: Path) -> list[Path]:
@@ -360,9 +366,15 @@ def read_batch(data: bytes, name: str, contract: Contract) -> tuple[pd.DataFrame
 class IngestResult:
     batches: list[BatchRecord]
     read: list[str]  # batches whose bytes were parsed in this run (not reused)
+    # One sentence per persisted file that did not match its recorded md5 and was rebuilt.
+    rebuilt: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"batches": [asdict(b) for b in self.batches], "read": self.read}
+        return {
+            "batches": [asdict(b) for b in self.batches],
+            "read": self.read,
+            "rebuilt": self.rebuilt,
+        }
 
 
 def ingest_batches(
@@ -378,7 +390,7 @@ def ingest_batches(
     out_dir holds one Parquet file per batch md5 plus manifest.json; a batch already there
     (same md5, same contract) is not read again, which keeps a new day's cost flat.
     """
-    with RawHashes(root) as hashes:
+    with StatHashes(root) as hashes:
         return _ingest(raw_dir, out_dir, quarantine_dir, contract, root, progress, hashes.md5)
 
 
@@ -386,80 +398,111 @@ def _ingest(raw_dir, out_dir, quarantine_dir, contract, root, progress, md5_of) 
     fingerprint = contract_fingerprint(contract)
     manifest = read_json(out_dir / MANIFEST, default={})
     previous = manifest.get("batches", {}) if manifest.get("contract") == fingerprint else {}
-    records: list[BatchRecord] = []
-    read: list[str] = []
-    keep: set[str] = set()
-    for path in progress(list_batches(raw_dir)):
+    result = IngestResult([], [])
+    delivered: list[tuple[Path, str, str | None]] = []  # (path, name, md5 or None if refused)
+    for path in list_batches(raw_dir):
         name = _display_name(path, root)
-        refusal = _refusal(path, name)
-        if refusal is not None:
+        delivered.append((path, name, None if _refusal(path, name) else md5_of(path)))
+    owners = _first_deliveries(delivered, previous)
+    firsts: dict[str, BatchRecord] = {}  # md5 -> the first delivery's record
+    for path, name, md5 in progress(delivered):
+        if md5 is None:
+            kind, identity, message = _refusal(path, name)  # type: ignore[misc]
             # Never opened: a symlink could point anywhere, a FIFO would block the read.
-            md5 = hashlib.md5(f"{refusal[0]}:{refusal[1]}".encode()).hexdigest()
-            records.append(BatchRecord(name, md5, "quarantined", reason=_reason(refusal[2], name)))
+            ident = hashlib.md5(f"{kind}:{identity}".encode()).hexdigest()
+            result.batches.append(
+                BatchRecord(name, ident, "quarantined", reason=_reason(message, name))
+            )
             continue
-        md5 = md5_of(path)
-        known = previous.get(name)
-        if (
-            known
-            and known["md5"] == md5
-            and (known["status"] == "quarantined" or (out_dir / f"{md5}.parquet").exists())
-        ):
-            records.append(BatchRecord(**known))
-        else:
-            read.append(name)
-            try:
-                typed, lines = read_batch(path.read_bytes(), name, contract)
-            except DataContractError as exc:
-                records.append(
-                    BatchRecord(name, md5, "quarantined", reason=_reason(str(exc), name))
-                )
-            else:
-                frame = with_provenance(typed, name, md5, lines)
-                write_parquet(out_dir / f"{md5}.parquet", frame)
-                first, last = _event_range(frame[contract.time_column])
-                records.append(BatchRecord(name, md5, "ingested", len(frame), {}, first, last))
-        if records[-1].status == "ingested":
-            keep.add(f"{md5}.parquet")
+        if owners[md5] != name:
+            result.batches.append(BatchRecord(name, md5, "duplicate_pending"))
+            continue
+        record = _reuse(previous.get(name), md5, out_dir, md5_of, result.rebuilt)
+        if record is None:
+            result.read.append(name)
+            record = _read(path, name, md5, contract, out_dir, md5_of)
+        firsts[md5] = record
+        result.batches.append(record)
+    result.batches = [_resolve_duplicate(r, firsts) for r in result.batches]
+    keep = {f"{md5}.parquet" for md5, r in firsts.items() if r.status == "ingested"}
     for stale in out_dir.glob("*.parquet") if out_dir.exists() else ():
         if stale.name not in keep:
             stale.unlink()
-    _write_quarantine(quarantine_dir, records)
+    _write_quarantine(quarantine_dir, result.batches)
     write_json(
         out_dir / MANIFEST,
-        {"contract": fingerprint, "batches": {r.path: asdict(r) for r in records}},
+        {"contract": fingerprint, "batches": {r.path: asdict(r) for r in result.batches}},
     )
-    return IngestResult(records, read)
+    return result
 
 
-class RawHashes:
-    """md5 of raw files through DVC's own hashing and state database (keyed by inode, mtime
-    and size, kept in .dvc/tmp), so a batch seen before is not read again only to learn
-    that it is unchanged: the cost of a new day stays flat as the history grows. Outside a
-    DVC project every file is hashed."""
+def _first_deliveries(
+    delivered: list[tuple[Path, str, str | None]], previous: dict[str, dict]
+) -> dict[str, str]:
+    """The first delivery of each md5: the batch ingest already took it from, while that file
+    is still delivered unchanged, else the first in sorted order. A copy delivered later under
+    a name that sorts earlier does not take the original's rows."""
+    owners: dict[str, str] = {}
+    for _, name, md5 in delivered:
+        if md5 is None:
+            continue
+        known = previous.get(name)
+        if known and known["md5"] == md5 and not known.get("duplicate_of"):
+            owners.setdefault(md5, name)
+    for _, name, md5 in delivered:
+        if md5 is not None:
+            owners.setdefault(md5, name)
+    return owners
 
-    def __init__(self, root: Path):
-        self.state = None
-        dvc_dir = Path(root) / ".dvc"
-        if dvc_dir.is_dir():
-            from dvc_data.hashfile.state import State
-            from dvc_objects.fs.local import LocalFileSystem
 
-            self.fs = LocalFileSystem()
-            self.state = State(str(Path(root).resolve()), str(dvc_dir / "tmp" / "datawheel"))
+def _reuse(
+    known: dict | None, md5: str, out_dir: Path, md5_of: Callable[[Path], str], rebuilt: list[str]
+) -> BatchRecord | None:
+    """The recorded result for a batch whose bytes are unchanged, if its output still holds
+    the bytes ingest wrote; else None, and the batch is read again."""
+    if not known or known["md5"] != md5 or known.get("duplicate_of"):
+        return None
+    record = BatchRecord(**known)
+    if record.status == "quarantined":
+        return record
+    output = out_dir / f"{md5}.parquet"
+    if not output.is_file():
+        return None
+    actual = md5_of(output)
+    if actual != record.output_md5:
+        rebuilt.append(
+            f"{output.as_posix()} does not match the md5 ingest recorded for it "
+            f"({record.output_md5}, now {actual}; rule: output_integrity): "
+            f"rebuilt from {record.path}"
+        )
+        return None
+    return record
 
-    def md5(self, path: Path) -> str:
-        if self.state is None:
-            return file_md5(path)
-        from dvc_data.hashfile.hash import hash_file
 
-        return hash_file(str(path.resolve()), self.fs, "md5", state=self.state)[1].value
+def _read(
+    path: Path, name: str, md5: str, contract: Contract, out_dir: Path, md5_of
+) -> BatchRecord:
+    """Type one raw batch and write its parquet file, or its quarantine record."""
+    try:
+        typed, lines = read_batch(path.read_bytes(), name, contract)
+    except DataContractError as exc:
+        return BatchRecord(name, md5, "quarantined", reason=_reason(str(exc), name))
+    frame = with_provenance(typed, name, md5, lines)
+    output = out_dir / f"{md5}.parquet"
+    write_parquet(output, frame)
+    first, last = _event_range(frame[contract.time_column])
+    return BatchRecord(
+        name, md5, "ingested", len(frame), {}, first, last, output_md5=md5_of(output)
+    )
 
-    def __enter__(self) -> RawHashes:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.state is not None:
-            self.state.close()
+def _resolve_duplicate(record: BatchRecord, firsts: dict[str, BatchRecord]) -> BatchRecord:
+    """A copy's record: its first delivery's outcome and rows (which keep the first
+    delivery's batch name), marked as a copy of it."""
+    if record.status != "duplicate_pending":
+        return record
+    first = firsts[record.md5]
+    return replace(first, path=record.path, duplicate_of=first.path)
 
 
 def _refusal(path: Path, name: str) -> tuple[str, str, str] | None:

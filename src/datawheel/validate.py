@@ -62,7 +62,7 @@ from typing import Any
 import pandas as pd
 
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
-from datawheel.fileio import read_json, to_json, write_json, write_parquet
+from datawheel.fileio import StatHashes, read_json, to_json, write_json, write_parquet
 from datawheel.ingest import BatchRecord
 
 SEVERITIES = ("critical", "warning", "info")
@@ -78,6 +78,8 @@ _SEMANTICS_VERSION = 1
 _SUITE_TAG = "datawheel_suite"
 _INDEX_TAG = "datawheel_index"
 _DATE_STEM = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CHECKSUMS = "checksums.json"
+"""md5 of each cached result file as validate wrote it: a file that differs is not reused."""
 _CACHE_NAME = re.compile(r"^[0-9a-f]{32}\.(json|parquet)$")
 # Names in a suite parameter expression: GX's variables (a letter, then letters, digits, `_`
 # or `$`), not function names (followed by `(`) nor its constants E and PI.
@@ -189,6 +191,8 @@ class ValidationReport:
     acknowledged: tuple[str, ...] = ()
     validated: list[str] = field(default_factory=list)  # batches run through GX this time
     suites_fingerprint: str = ""
+    # One sentence per cached result that did not match its recorded md5 and was redone.
+    rebuilt: list[str] = field(default_factory=list)
 
     def is_acknowledged(self, batch: str) -> bool:
         """True when params.yaml lists the batch's path or its file name."""
@@ -786,10 +790,30 @@ def _duplicate_batch(record: BatchRecord, first: str) -> BatchValidation:
     return BatchValidation(record.path, record.md5, "warning", record.rows, 0, [outcome])
 
 
+def _verified(
+    out_dir: Path, md5: str, checksums: Mapping[str, str], hashes: StatHashes, rebuilt: list[str]
+) -> bool:
+    """Whether a batch's cached files still hold the bytes validate wrote (md5s recorded in
+    CHECKSUMS); a file that does not is named in `rebuilt`, and the batch is validated again."""
+    for name in (f"{md5}.json", f"{md5}.parquet"):
+        path = out_dir / name
+        if not path.is_file():
+            return False
+        actual = hashes.md5(path)
+        if actual != checksums.get(name):
+            rebuilt.append(
+                f"{path.as_posix()} does not match the md5 validate recorded for it "
+                f"({checksums.get(name)}, now {actual}; rule: output_integrity): validated again"
+            )
+            return False
+    return True
+
+
 def _cached(
     out_dir: Path, record: BatchRecord, fingerprint: str, parameters: Mapping[str, Any]
 ) -> BatchValidation | None:
-    """The stored verdict on this batch if made with the same suites and parameters, else None."""
+    """The stored verdict on this batch if made with the same suites and parameters, else None.
+    Call only once `_verified` has accepted the files."""
     try:
         stored = read_json(out_dir / f"{record.md5}.json")
     except (OSError, ValueError):  # unreadable cache: validate again
@@ -817,6 +841,7 @@ def run_validation(
     volume_history_batches: int = 14,
     volume_min_history_batches: int = 3,
     columns: Collection[str] | None = None,
+    root: Path = Path("."),
 ) -> ValidationReport:
     """Validate every ingested batch not already validated with the same md5, suites and
     suite parameters (`recent_median_rows` from the accepted batches before it).
@@ -825,8 +850,38 @@ def run_validation(
     batches no longer present. GX is imported only if some batch needs validating.
     `columns` (contract plus provenance), if given, must hold every column a suite names:
     that is checked before any batch, cached or not.
+
+    A cached result is reused only while its two files hold the bytes validate wrote: their
+    md5s are kept in `<out_dir>/checksums.json` and checked through DVC's state database
+    (`root`'s), so an unchanged file is not read again.
     """
-    ingested_dir, out_dir = Path(ingested_dir), Path(out_dir)
+    with StatHashes(root) as hashes:
+        return _run_validation(
+            Path(ingested_dir),
+            Path(out_dir),
+            records,
+            suites_dir,
+            acknowledged,
+            progress,
+            volume_history_batches,
+            volume_min_history_batches,
+            columns,
+            hashes,
+        )
+
+
+def _run_validation(
+    ingested_dir,
+    out_dir,
+    records,
+    suites_dir,
+    acknowledged,
+    progress,
+    volume_history_batches,
+    volume_min_history_batches,
+    columns,
+    hashes,
+) -> ValidationReport:
     loaded = _read_suite_files(suites_dir)
     if columns is not None:
         _check_columns(loaded, columns)
@@ -836,13 +891,17 @@ def run_validation(
     results: list[BatchValidation] = []
     validated: list[str] = []
     first_of_md5: dict[str, str] = {}
+    rebuilt: list[str] = []
+    checksums = read_json(out_dir / CHECKSUMS, default={})
+    fresh: dict[str, str] = {}
     accepted_rows: list[int] = []  # row counts of the batches the history parameter reads
     for record in progress(records):
         if record.status != "ingested":
             results.append(_ingest_failure(record))
             continue
-        if record.md5 in first_of_md5:
-            results.append(_duplicate_batch(record, first_of_md5[record.md5]))
+        first = record.duplicate_of or first_of_md5.get(record.md5)
+        if first is not None:
+            results.append(_duplicate_batch(record, first))
             continue
         first_of_md5[record.md5] = record.path
         parameters: dict[str, Any] = {}
@@ -851,7 +910,9 @@ def run_validation(
         )
         if median is not None:
             parameters[HISTORY_PARAMETER] = median
-        result = _cached(out_dir, record, fingerprint, parameters)
+        result = None
+        if _verified(out_dir, record.md5, checksums, hashes, rebuilt):
+            result = _cached(out_dir, record, fingerprint, parameters)
         if result is None:
             if runner is None:
                 _check_suites(loaded)
@@ -874,11 +935,15 @@ def run_validation(
                 },
             )
             validated.append(record.path)
+        for name in (f"{record.md5}.json", f"{record.md5}.parquet"):
+            fresh[name] = hashes.md5(out_dir / name)
         if result.status != "failed":
             accepted_rows.append(result.rows)
         results.append(result)
     _remove_stale(out_dir, set(first_of_md5))
-    return ValidationReport(results, tuple(acknowledged), validated, fingerprint)
+    if fresh != checksums:  # an unchanged history leaves every file untouched
+        write_json(out_dir / CHECKSUMS, fresh)
+    return ValidationReport(results, tuple(acknowledged), validated, fingerprint, rebuilt)
 
 
 def _remove_stale(out_dir: Path, md5s: set[str]) -> None:

@@ -152,21 +152,84 @@ def test_removed_batch_drops_its_output(tmp_path):
     assert isinstance(load_ingested(out, result.batches), pd.DataFrame)
 
 
-def test_raw_hashes_come_from_dvc_state_and_follow_changes(tmp_path):
-    from datawheel.fileio import file_md5
-    from datawheel.ingest import RawHashes
+def test_file_hashes_come_from_dvc_state_and_follow_changes(tmp_path):
+    from datawheel.fileio import StatHashes, file_md5
 
     (tmp_path / ".dvc").mkdir()
     batch = tmp_path / "day.csv"
     batch.write_text("a,b\n1,2\n")
-    with RawHashes(tmp_path) as hashes:
+    with StatHashes(tmp_path) as hashes:
         assert hashes.md5(batch) == file_md5(batch)
     assert (tmp_path / ".dvc/tmp/datawheel").is_dir()  # the state database, not an output
     batch.write_text("a,b\n1,2\n3,4\n")
-    with RawHashes(tmp_path) as hashes:
+    with StatHashes(tmp_path) as hashes:
         assert hashes.md5(batch) == file_md5(batch)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "x.csv").write_text("x\n")
-    with RawHashes(outside) as hashes:  # not a DVC project: hashed each time
+    with StatHashes(outside) as hashes:  # not a DVC project: hashed each time
         assert hashes.md5(outside / "x.csv") == file_md5(outside / "x.csv")
+
+
+def test_a_tampered_ingested_file_is_rebuilt_from_its_raw_batch_and_said_so(tmp_path):
+    raw, out, quarantine = tmp_path / "raw", tmp_path / "ingested", tmp_path / "q"
+    simulate(raw, DAY, 2, 40, 1)
+    first = ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    target = first.batches[0]
+    path = out / f"{target.md5}.parquet"
+    original = pd.read_parquet(path)
+    flipped = original.assign(churned=1 - original["churned"])
+    flipped.to_parquet(path, index=False)
+
+    again = ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    assert again.read == [target.path]
+    assert len(again.rebuilt) == 1
+    assert path.as_posix() in again.rebuilt[0] and "output_integrity" in again.rebuilt[0]
+    assert f"rebuilt from {target.path}" in again.rebuilt[0]
+    pd.testing.assert_frame_equal(pd.read_parquet(path), original)
+    assert file_md5(path) == again.batches[0].output_md5 == target.output_md5
+
+
+def test_an_untouched_ingested_file_is_reused_and_one_the_manifest_never_recorded_is_not(tmp_path):
+    import json
+
+    raw, out, quarantine = tmp_path / "raw", tmp_path / "ingested", tmp_path / "q"
+    simulate(raw, DAY, 2, 40, 1)
+    ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    assert ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path).read == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    for record in manifest["batches"].values():
+        record["output_md5"] = None  # a manifest from before outputs were recorded
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert len(ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path).read) == 2
+
+
+def test_a_duplicate_batch_keeps_the_first_deliverys_rows_and_is_recorded_as_a_copy(tmp_path):
+    raw, out, quarantine = tmp_path / "raw", tmp_path / "ingested", tmp_path / "q"
+    simulate(raw, DAY, 2, 40, 1)
+    ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    original = raw / "2026-03-02.csv"
+    # A copy under a name that sorts before the original, delivered later.
+    (raw / "2026-03-01-resend.csv").write_bytes(original.read_bytes())
+
+    result = ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    by_path = {b.path: b for b in result.batches}
+    copy = by_path["raw/2026-03-01-resend.csv"]
+    assert copy.duplicate_of == "raw/2026-03-02.csv" and copy.status == "ingested"
+    assert by_path["raw/2026-03-02.csv"].duplicate_of is None
+    assert result.read == []  # the copy's bytes are the original's: nothing new to read
+    rows = pd.read_parquet(out / f"{copy.md5}.parquet")
+    assert set(rows["batch"]) == {"raw/2026-03-02.csv"}
+
+
+def test_copies_delivered_together_belong_to_the_first_in_sorted_order(tmp_path):
+    raw, out, quarantine = tmp_path / "raw", tmp_path / "ingested", tmp_path / "q"
+    simulate(raw, DAY, 1, 40, 1)
+    (raw / "resend-2026-03-01.csv").write_bytes((raw / "2026-03-01.csv").read_bytes())
+    result = ingest_batches(raw, out, quarantine, CONTRACT, root=tmp_path)
+    assert [(b.path, b.duplicate_of) for b in result.batches] == [
+        ("raw/2026-03-01.csv", None),
+        ("raw/resend-2026-03-01.csv", "raw/2026-03-01.csv"),
+    ]
+    rows = pd.read_parquet(out / f"{result.batches[1].md5}.parquet")
+    assert set(rows["batch"]) == {"raw/2026-03-01.csv"}

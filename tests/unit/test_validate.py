@@ -224,6 +224,29 @@ def test_first_run_validates_ingested_batches_and_writes_per_batch_files(first_r
     assert list(clean_rows.columns) == ["row_id", "batch", "line", "rule"]
 
 
+def test_a_tampered_cached_verdict_or_rows_file_is_validated_again(
+    first_run, records, project, tmp_path
+):
+    """An edited verdict (failed made passed) or quarantine rows file (rows removed) is never
+    reused: its md5 no longer matches checksums.json, so the batch is validated again."""
+    first, out = first_run
+    out = _copy(out, tmp_path)
+    bad = next(b for b in first.batches if b.batch == BAD_LABEL)
+    verdict = out / f"{bad.md5}.json"
+    verdict.write_text(verdict.read_text().replace('"failed"', '"passed"'))
+    clean = next(b for b in first.batches if b.batch == CLEAN)
+    rows = out / f"{bad.md5}.parquet"
+    pd.read_parquet(rows).head(0).to_parquet(rows, index=False)
+
+    report = run_validation(project / "data/ingested", records, SUITES, out)
+    assert report.validated == [BAD_LABEL]
+    assert len(report.rebuilt) == 1  # both files are the one batch's: one is enough to redo it
+    assert verdict.as_posix() in report.rebuilt[0] and "output_integrity" in report.rebuilt[0]
+    assert report.to_dict()["batches"] == first.to_dict()["batches"]
+    assert not pd.read_parquet(rows).empty
+    assert clean.batch not in report.validated
+
+
 def test_second_run_reuses_every_result(first_run, records, project, tmp_path):
     _, out = first_run
     out = _copy(out, tmp_path)
