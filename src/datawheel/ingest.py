@@ -11,6 +11,7 @@ not) and JSON lines (blank lines skipped); for Parquet it is the row index + 1.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
@@ -116,17 +117,18 @@ def read_csv_bytes(data: bytes, name: str, delimiter: str = ",") -> tuple[pd.Dat
         ) from None
     header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
     columns = list(pd.read_csv(io.StringIO(header + "\n"), dtype=str, sep=delimiter).columns)
-    bad_rows: list[str] = []
+    invalid: list[pa_csv.InvalidRow] = []
 
     def on_invalid(row: pa_csv.InvalidRow) -> str:
-        bad_rows.append(
-            f"line {row.number} has {row.actual_columns} fields, header has {row.expected_columns}"
-        )
+        invalid.append(row)
         return "skip"
 
     try:
         table = pa_csv.read_csv(
             io.BytesIO(data),
+            # One block, one thread: a field of any size fits ("straddling object" otherwise),
+            # and rows keep their numbers for the messages.
+            read_options=pa_csv.ReadOptions(use_threads=False, block_size=_block_size(data)),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pa_csv.ConvertOptions(
                 column_types={c: pa.string() for c in columns},
@@ -137,15 +139,58 @@ def read_csv_bytes(data: bytes, name: str, delimiter: str = ",") -> tuple[pd.Dat
         )
     except pa.ArrowInvalid as exc:
         raise DataContractError(f"{name}: cannot parse CSV: {exc} (rule: csv_parseable)") from None
-    if bad_rows:
-        more = f" and {len(bad_rows) - 1} more" if len(bad_rows) > 1 else ""
-        raise DataContractError(
-            f"{name}: truncated or ragged: {bad_rows[0]}{more} (rule: csv_rectangular)"
-        )
     frame = table.to_pandas()
-    # Header is line 1; rows follow one per line (newlines inside values are not allowed).
-    lines = pd.Series(range(2, len(frame) + 2), dtype="int64")
-    return frame, lines
+    if not invalid and b'"' not in data:  # no quoted field, so no newline inside a value
+        return frame, pd.Series(range(2, len(frame) + 2), dtype="int64")
+    good, ragged = _record_lines(data, delimiter, len(columns))
+    if data.count(b'"') % 2:  # escaped quotes come in pairs: an odd count leaves one open
+        last = (good + [line for line, _ in ragged])[-1] if good or ragged else 2
+        raise DataContractError(
+            f"{name}: truncated or ragged: line {max(last, 2)} opens a quoted value that the "
+            "file never closes (rule: csv_rectangular)"
+        )
+    if invalid:
+        first = ragged[0] if ragged else (None, invalid[0].actual_columns)
+        where = f"line {first[0]}" if first[0] is not None else f"row {invalid[0].number}"
+        more = f" and {len(invalid) - 1} more" if len(invalid) > 1 else ""
+        raise DataContractError(
+            f"{name}: truncated or ragged: {where} has {first[1]} fields, header has "
+            f"{len(columns)}{more} (rule: csv_rectangular)"
+        )
+    if len(good) != len(frame):  # the two parsers disagree: keep record numbers
+        return frame, pd.Series(range(2, len(frame) + 2), dtype="int64")
+    return frame, pd.Series(good, dtype="int64")
+
+
+def _block_size(data: bytes) -> int:
+    return min(max(1 << 20, len(data) + 1), (1 << 31) - 1)
+
+
+def _record_lines(
+    data: bytes, delimiter: str, width: int
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """The physical line each record starts on (a quoted value may hold newlines, so a record
+    can span lines): those of the data rows with `width` fields, and (line, fields) of the
+    others. Blank lines are skipped, as pyarrow does."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=delimiter)
+    good: list[int] = []
+    ragged: list[tuple[int, int]] = []
+    previous = 0
+    limit = csv.field_size_limit(len(data) + 1)  # the module's default is 128 KiB a field
+    try:
+        for index, record in enumerate(reader):
+            start, previous = previous + 1, reader.line_num
+            if index == 0 or not record:
+                continue
+            if len(record) == width:
+                good.append(start)
+            else:
+                ragged.append((start, len(record)))
+    except csv.Error:  # a quote left open at the end: the rest is one broken record
+        ragged.append((previous + 1, len(record) if "record" in locals() else 0))
+    finally:
+        csv.field_size_limit(limit)
+    return good, ragged
 
 
 def read_parquet_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -233,3 +233,36 @@ def test_copies_delivered_together_belong_to_the_first_in_sorted_order(tmp_path)
     ]
     rows = pd.read_parquet(out / f"{result.batches[1].md5}.parquet")
     assert set(rows["batch"]) == {"raw/2026-03-01.csv"}
+
+
+def test_lines_are_the_files_real_lines_when_quoted_values_hold_newlines():
+    data = b'a,b\n1,"two\nlines"\n\n2,"x"\n3,"three\n\nlines"\n4,y\n'
+    frame, lines = read_csv_bytes(data, "q.csv")
+    assert frame["b"].tolist() == ["two\nlines", "x", "three\n\nlines", "y"]
+    assert lines.tolist() == [2, 5, 6, 9]
+
+
+def test_a_ragged_row_after_a_multiline_value_names_its_real_line():
+    data = b'a,b\n1,"two\nlines"\n2,3,4\n'
+    with pytest.raises(
+        DataContractError, match=r"line 4 has 3 fields, header has 2 .*csv_rectangular"
+    ):
+        read_csv_bytes(data, "q.csv")
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [(b"a,b\n1,2\n3", 3), (b"a,b\n1,2\n3,4,5\n6,7\n", 3), (b'a,b\n1,2\n3,"cut', 3)],
+)
+def test_a_truncated_or_ragged_file_names_the_line_never_none(data, line):
+    with pytest.raises(DataContractError) as caught:
+        read_csv_bytes(data, "t.csv")
+    message = str(caught.value)
+    assert f"line {line} " in message and "None" not in message
+    assert message.endswith("(rule: csv_rectangular)")
+
+
+def test_a_50_mb_field_is_read_whole():
+    value = b"x" * (50 << 20)
+    frame, lines = read_csv_bytes(b'a,b\n1,"' + value + b'"\n2,3\n', "big.csv")
+    assert len(frame["b"].iloc[0]) == len(value) and lines.tolist() == [2, 3]
