@@ -550,6 +550,13 @@ def _resolve_duplicate(record: BatchRecord, firsts: dict[str, BatchRecord]) -> B
     return replace(first, path=record.path, duplicate_of=first.path)
 
 
+def refused_entries(raw_dir: Path, root: Path = Path(".")) -> list[str]:
+    """One message per entry under raw_dir that must not be opened or handed to DVC (a
+    symlink, a special file), the check ingest applies, for `datawheel add` to run first."""
+    found = (_refusal(path, _display_name(path, root)) for path in list_batches(raw_dir))
+    return [refusal[2] for refusal in found if refusal is not None]
+
+
 def _refusal(path: Path, name: str) -> tuple[str, str, str] | None:
     """(kind, identity, message) for an entry ingest must not open, else None."""
     if os.path.islink(path):

@@ -29,7 +29,7 @@ import pytest
 from datawheel.ingest import read_batch
 from datawheel.params import load_params
 from datawheel.simulate import simulate_day, write_batch
-from tests.reliability.conftest import GOOD_DAYS, dvc, run, tree_md5s
+from tests.reliability.conftest import GOOD_DAYS, run, tree_md5s
 
 DAY = dt.date(2026, 3, 1)
 ROWS = 30
@@ -365,17 +365,23 @@ def test_the_ingest_stage_quarantines_a_symlink_unopened(project: Path):
     assert secret_md5 not in cached_md5s(project)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: `dvc repro` re-commits the changed data/raw.dvc and DVC follows the "
-    "link: the outside file is copied into the DVC cache and the link replaced by a copy, "
-    "which ingest then reads as an ordinary batch (README, reliability table)",
-)
-def test_dvc_repro_keeps_a_symlinks_target_out_of_the_cache(project: Path):
-    _, secret_md5 = outside_link(project)
+def test_datawheel_add_refuses_a_symlink_before_dvc_can_follow_it(project: Path):
+    """`dvc add` (and `dvc repro`, re-committing a changed data/raw.dvc) follows a link and
+    stores its target: DVC's behaviour, so raw data goes in through `datawheel add`."""
+    secret, secret_md5 = outside_link(project)
+    pointer = (project / "data/raw.dvc").read_bytes()
 
-    result = dvc(project, "repro", "ingest")
+    result = run(project, sys.executable, "-m", "datawheel", "add", "data/raw")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "data/raw/2026-03-01.csv: a symlink" in result.stderr and str(secret) in result.stderr
+    assert "(rule: symlink)" in result.stderr and "nothing added" in result.stderr
     assert (project / "data/raw/2026-03-01.csv").is_symlink()
+    assert (project / "data/raw.dvc").read_bytes() == pointer
     assert secret_md5 not in cached_md5s(project)
+
+    (project / "data/raw/2026-03-01.csv").unlink()
+    (project / "data/raw/2026-03-01.csv").write_bytes(GOOD)
+    added = run(project, sys.executable, "-m", "datawheel", "add", "data/raw")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert (project / "data/raw.dvc").read_bytes() != pointer
