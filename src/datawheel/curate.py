@@ -31,6 +31,8 @@ class CurationReport:
     flagged: list[dict] = field(default_factory=list)  # label issues kept in train (action flag)
     fingerprints: dict[str, str] = field(default_factory=dict)
     params: dict = field(default_factory=dict)  # the settings curate read, for the model card
+    # Which classes the label-issue search covered, and why any class (or the search) was not.
+    label_search: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -42,6 +44,7 @@ class CurationReport:
             "removed": self.removed,
             "flagged": self.flagged,
             "fingerprints": self.fingerprints,
+            "label_search": self.label_search,
         }
 
 
@@ -132,15 +135,21 @@ def shared_values(left: pd.Series, right: pd.Series) -> list[str]:
     return sorted(found.to_pylist())
 
 
-def out_of_fold_proba(train: pd.DataFrame, contract: Contract, settings: LabelIssues) -> np.ndarray:
+def out_of_fold_proba(
+    train: pd.DataFrame,
+    contract: Contract,
+    settings: LabelIssues,
+    classes: Sequence | None = None,
+) -> np.ndarray:
     """Cross-validated predicted probabilities: each row scored by a model that never saw it.
 
     The scorer is `label_issues`' own (estimator, its settings, seed), never `model:`: a
-    change to the trained model must not move which training labels are flagged.
+    change to the trained model must not move which training labels are flagged. `classes`:
+    the classes the rows hold (see searchable_classes), one probability column each.
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    y = encode_target(train[contract.target], ordered_classes(contract))
+    y = encode_target(train[contract.target], classes or ordered_classes(contract))
     folds = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=settings.seed)
     return cross_val_predict(
         build_pipeline(contract, settings.scorer),
@@ -149,6 +158,30 @@ def out_of_fold_proba(train: pd.DataFrame, contract: Contract, settings: LabelIs
         cv=folds,
         method="predict_proba",
     )
+
+
+def searchable_classes(train: pd.DataFrame, contract: Contract, folds: int) -> dict:
+    """The classes the label-issue search can cover in this training window, and why others
+    are left out: cross-validated probabilities need every searched class in every fold, so
+    a class absent from the window, or with fewer rows than folds, is not searched (its rows
+    are kept as they are), and with fewer than two searchable classes there is no search."""
+    counts = train[contract.target].astype("str").value_counts()
+    searched, left_out = [], {}
+    for label in ordered_classes(contract):
+        rows = int(counts.get(str(label), 0))
+        if rows == 0:
+            left_out[str(label)] = "absent from the training window"
+        elif rows < folds:
+            left_out[str(label)] = f"{rows} training row(s), fewer than label_issues.folds {folds}"
+        else:
+            searched.append(label)
+    record: dict = {"classes": [str(c) for c in searched], "not_searched": left_out}
+    if len(searched) < 2:
+        record["skipped"] = (
+            f"{len(searched)} class(es) with at least {folds} training rows: confident "
+            "learning needs two"
+        )
+    return record
 
 
 def find_label_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -206,10 +239,20 @@ def curate(
     status[holdout.index] = "holdout"
 
     flagged: list[dict] = []
+    label_search: dict = {"skipped": "label_issues.enabled is false"}
     if params.label_issues.enabled:
         train = train.sort_values("row_id", kind="stable")
-        labels = encode_target(train[contract.target], ordered_classes(contract))
-        issues = find_label_issues(labels, out_of_fold_proba(train, contract, params.label_issues))
+        label_search = searchable_classes(train, contract, params.label_issues.folds)
+    if "skipped" not in label_search:
+        searched = train[contract.target].astype("str").isin(label_search["classes"])
+        issues = pd.Series(False, index=train.index)
+        scope = train[searched]
+        classes = [c for c in ordered_classes(contract) if str(c) in label_search["classes"]]
+        proba = out_of_fold_proba(scope, contract, params.label_issues, classes)
+        issues[scope.index] = find_label_issues(
+            encode_target(scope[contract.target], classes), proba
+        )
+        issues = issues.to_numpy()
         rows = train.loc[issues, ["row_id", "batch", "line"]]
         if params.label_issues.action == "drop":
             drop(frame.index.isin(rows.index), "label_issue")
@@ -241,7 +284,7 @@ def curate(
         mode="json", include={"window", "split", "leakage", "label_issues"}
     )
     report = CurationReport(
-        counts, window, split, per_batch, removed, flagged, fingerprints, settings
+        counts, window, split, per_batch, removed, flagged, fingerprints, settings, label_search
     )
     return train, holdout, report
 

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from datawheel.drift import DriftReport, column_kinds, compare
+from datawheel.ingest import empty_typed_frame
 from datawheel.params import Drift
 from datawheel.revisions import (
     LoadedBatch,
@@ -534,13 +535,12 @@ class DataDiff:
         }
 
 
-def _concat(frames: list[pd.DataFrame], id_column: str) -> pd.DataFrame:
+def _concat(frames: list[pd.DataFrame], contract) -> pd.DataFrame:
+    """The batches' rows as one frame; with none, an empty frame typed as ingest types rows,
+    so that it merges and compares with a side that has rows, whatever the id's type."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(
-            {name: pd.Series([], dtype="str") for name in ("row_id", "batch", id_column)}
-            | {"line": pd.Series([], dtype="int64")}
-        )
+        return empty_typed_frame(contract)
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames, ignore_index=True)
@@ -572,12 +572,12 @@ def _shift(
 ) -> tuple[DriftReport, dict[str, Any], list[str]]:
     """The shift tests between BASE's reference and the rows HEAD adds (module docstring)."""
     conforming_ref = [b for b in reference if b.readable and not b.error]
-    before = _concat([b.frame for b in conforming_ref], id_column)
+    before = _concat([b.frame for b in conforming_ref], contract)
     base_changed_ids = pd.Index(
-        _concat([b.frame for b in loaded_base.values()], id_column)["row_id"].unique()
+        _concat([b.frame for b in loaded_base.values()], contract)["row_id"].unique()
     )
     conforming_new = [b for b in changed_head if b.readable and not b.error]
-    after_all = _concat([b.frame for b in conforming_new], id_column)
+    after_all = _concat([b.frame for b in conforming_new], contract)
     after = after_all[~after_all["row_id"].isin(base_changed_ids)]
     drift = compare(
         before,
@@ -682,8 +682,8 @@ def compare_revisions(
 
     columns = list(contract.columns)
     rows = row_diff(
-        _concat([b.frame for b in loaded_base.values()], id_column),
-        _concat([b.frame for b in loaded_head.values()], id_column),
+        _concat([b.frame for b in loaded_base.values()], contract),
+        _concat([b.frame for b in loaded_head.values()], contract),
         id_column,
         columns,
         sample,

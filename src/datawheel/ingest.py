@@ -20,6 +20,7 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -399,6 +400,24 @@ def with_provenance(
     out["batch"] = out["batch"].astype("str")
     out["batch_md5"] = out["batch_md5"].astype("str")
     return out
+
+
+def empty_typed_frame(contract: Contract) -> pd.DataFrame:
+    """No rows, but the columns and dtypes of an ingested batch (provenance included)."""
+    typed = pd.DataFrame(
+        {
+            name: parse_column(pd.Series([], dtype="object"), column.type)
+            for name, column in contract.columns.items()
+        }
+    )
+    return with_provenance(typed, "", "", pd.Series([], dtype="int64"))
+
+
+def parse_value(text: str, kind: str) -> Any:
+    """One value typed as its column's contract type (an id or entity a user typed), or
+    None when it does not parse as that type."""
+    value = parse_column(pd.Series([text], dtype="object"), kind).iloc[0]
+    return None if pd.isna(value) else value
 
 
 def read_batch(data: bytes, name: str, contract: Contract) -> tuple[pd.DataFrame, pd.Series]:

@@ -308,7 +308,9 @@ class Tracer:
         uses = []
         for tag in progress(tags) if progress else tags:
             at = self.project.at(tag.commit)
-            id_column = at.params().contract.id_column
+            contract = at.params().contract
+            id_column = contract.id_column
+            wanted = None if entity is None else _typed_entity(entity, contract)
             key = tuple(sorted(_curated_md5s(at).items()))
             if key not in seen:
                 seen[key] = curated_frames(at, columns=["row_id", id_column, "batch", "line"])
@@ -317,7 +319,7 @@ class Tracer:
                 if row_id is not None:
                     hit = frame[frame["row_id"] == row_id]
                 else:
-                    hit = frame[frame[id_column].astype(str) == str(entity)]
+                    hit = frame[(frame[id_column] == wanted).fillna(False).astype(bool)]
                 counts[name] = len(hit)
                 if len(hit):
                     detail[name] = [
@@ -516,3 +518,19 @@ def consistency(
             }
         )
     return checks
+
+
+def _typed_entity(entity: str, contract) -> Any:
+    """The entity as the contract types its id column, so `2024-01-05`, `2024-01-05T00:00Z`
+    or `42` match the stored datetime or int, not only pandas' text form of it."""
+    from datawheel.errors import ParamsError
+    from datawheel.ingest import parse_value
+
+    kind = contract.columns[contract.id_column].type
+    value = parse_value(entity, kind)
+    if value is None:
+        raise ParamsError(
+            f"--entity {entity!r} is not a {kind}, the type of the id column "
+            f"{contract.id_column!r} in the contract"
+        )
+    return value

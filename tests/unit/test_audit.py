@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cmarkgfm
 import pandas as pd
+import pytest
 
 from datawheel.audit import flatten, render_rows_summary, render_uses, table, to_html
 from datawheel.rebuild import compare_locks
@@ -154,3 +157,36 @@ def test_a_clone_elsewhere_keeps_a_relative_local_remote(tmp_path):
     _clone(project, clone, head)
     with Repo(str(clone)) as repo:
         assert repo.config["remote"]["storage"]["url"] == str(store)
+
+
+@pytest.mark.parametrize(
+    ("id_column", "typed", "stored"),
+    [
+        ("event_time", "2026-01-05", "2026-01-05T00:00:00+00:00"),
+        ("event_time", "2026-01-05T00:00:00Z", "2026-01-05T00:00:00+00:00"),
+        ("support_calls", "42", 42),
+        ("customer_id", "C-00042", "C-00042"),
+    ],
+)
+def test_an_entity_is_matched_as_the_contract_types_its_id(id_column, typed, stored):
+    from datawheel.ingest import parse_column
+    from datawheel.params import load_params
+    from datawheel.trace import _typed_entity
+
+    contract = load_params(Path(__file__).resolve().parents[2] / "params.yaml").contract
+    contract = contract.model_copy(update={"id_column": id_column})
+    kind = contract.columns[id_column].type
+    column = parse_column(pd.Series([str(stored), "2030-01-01", "7"], dtype="object"), kind)
+    matched = (column == _typed_entity(typed, contract)).fillna(False).astype(bool)
+    assert matched.tolist() == [True, False, False]
+
+
+def test_an_entity_that_is_not_of_the_id_type_is_a_usage_error():
+    from datawheel.errors import ParamsError
+    from datawheel.params import load_params
+    from datawheel.trace import _typed_entity
+
+    contract = load_params(Path(__file__).resolve().parents[2] / "params.yaml").contract
+    contract = contract.model_copy(update={"id_column": "support_calls"})
+    with pytest.raises(ParamsError, match=r"'abc' is not a int.*support_calls"):
+        _typed_entity("abc", contract)

@@ -190,3 +190,36 @@ def test_shared_values_are_the_sorted_intersection_as_text():
     assert shared_values(left, right) == ["a", "c"]
     assert shared_values(pd.Series([1, 2]), pd.Series([2, 3])) == ["2"]
     assert shared_values(left, pd.Series([], dtype="str")) == []
+
+
+def test_label_issues_search_only_the_classes_the_training_window_can_cover():
+    """Five listed classes, one absent and one with 3 rows: cleanlab used to fail with
+    'pred_probs must have at least 5 columns'; the search now covers the two it can."""
+    frame = _days(12, rows=80)
+    frame["churned"] = frame["churned"].astype("Int64")
+    frame.loc[frame.index[[3, 50, 90]], "churned"] = 2  # rare, early days: in train
+    contract = PARAMS.contract.model_copy(update={"classes": (0, 1, 2, 3, 4)})
+    params = PARAMS.model_copy(update={"contract": contract})
+    params = params.model_copy(
+        update={"label_issues": params.label_issues.model_copy(update={"folds": 5})}
+    )
+    train, _, report = curate(frame, set(), params)
+    search = report.to_dict()["label_search"]
+    assert search["classes"] == ["0", "1"]
+    assert search["not_searched"] == {
+        "2": "3 training row(s), fewer than label_issues.folds 5",
+        "3": "absent from the training window",
+        "4": "absent from the training window",
+    }
+    assert "skipped" not in search
+    flagged = {r["row_id"] for r in report.flagged}
+    rare = set(train.loc[train["churned"] == 2, "row_id"])
+    assert len(rare) == 3 and not flagged & rare  # rows of an unsearched class are kept
+
+
+def test_label_issues_are_skipped_with_the_reason_when_one_class_is_left():
+    frame = _days(12, rows=40).assign(churned=0)
+    train, _, report = curate(frame, set(), PARAMS)
+    search = report.to_dict()["label_search"]
+    assert search["classes"] == ["0"] and "confident learning needs two" in search["skipped"]
+    assert report.flagged == [] and len(train) > 0

@@ -184,3 +184,21 @@ def test_suite_changes_name_the_expectations_that_changed():
     ]
     assert changes[2].expectations[0].before["kwargs"]["max_value"] == 95
     assert expectation_changes(ranges["expectations"], ranges["expectations"]) == []
+
+
+@pytest.mark.parametrize("id_column", ["customer_id", "support_calls", "event_time"])
+def test_rows_are_compared_whatever_the_id_columns_type(id_column):
+    """str, int and datetime ids: a first batch (BASE has no rows) and an edited batch."""
+    from datawheel.diff import _concat
+
+    contract = CONTRACT.model_copy(update={"id_column": id_column})
+    frame = load_batch(batch_bytes(), "data/raw/2026-01-05.csv", "0" * 32, contract).frame
+    first = row_diff(_concat([], contract), frame, id_column, list(contract.columns))
+    assert (first.added, first.removed, first.unchanged) == (len(frame), 0, 0)
+    assert first.entities_new == frame[id_column].nunique()
+
+    edited = frame.drop(index=[0]).reset_index(drop=True)
+    again = row_diff(frame, edited, id_column, list(contract.columns))
+    assert (again.added, again.removed, again.unchanged) == (0, 1, len(frame) - 1)
+    entity = again.samples["removed"][0]["entity"]
+    assert entity is not None and not isinstance(entity, pd.Timestamp)  # JSON-ready
