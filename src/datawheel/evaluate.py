@@ -73,27 +73,33 @@ def classification_metrics(
 ) -> dict[str, float]:
     """Accuracy, precision, recall, f1, ROC AUC, log loss and Brier score of one model.
 
-    Binary: positive class = classes[-1]. Multiclass: macro precision/recall/f1, one-vs-rest
-    macro ROC AUC, and the multi-class Brier score (sum over classes, mean over rows).
-    ROC AUC is NaN when the hold-out lacks a class it needs. The predicted class is the
-    column with the highest probability (the first one on a tie).
+    Binary: positive class = classes[-1]. Multiclass: macro precision/recall/f1 and
+    one-vs-rest macro ROC AUC averaged over the classes present in these rows (a class with
+    no hold-out row has no recall and no ROC AUC to average; counting it as 0 would make the
+    baseline's recall 1/k), and the multi-class Brier score (sum over classes, mean over
+    rows). So ROC AUC is defined whenever two classes are present; binary ROC AUC is NaN
+    when the rows lack one. The predicted class is the column with the highest probability
+    (the first one on a tie).
     """
     codes = encode_labels(y_true, classes)
     proba = _check_proba(proba, len(codes), classes)
     k = len(classes)
     predicted = proba.argmax(axis=1)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        codes, predicted, labels=list(range(k)), average=None, zero_division=0
-    )
     onehot = np.eye(k)[codes]
     if k == 2:
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            codes, predicted, labels=[0, 1], average=None, zero_division=0
+        )
         precision, recall, f1 = precision[1], recall[1], f1[1]
         roc_auc = _binary_auc(codes == 1, proba[:, 1])
         brier = float(np.mean((proba[:, 1] - onehot[:, 1]) ** 2))
     else:
-        precision, recall, f1 = precision.mean(), recall.mean(), f1.mean()
-        per_class = [_binary_auc(codes == c, proba[:, c]) for c in range(k)]
-        roc_auc = float(np.mean(per_class))  # NaN when any class is missing
+        present = [int(c) for c in np.unique(codes)]
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            codes, predicted, labels=present, average="macro", zero_division=0
+        )
+        per_class = [_binary_auc(codes == c, proba[:, c]) for c in present]
+        roc_auc = float(np.mean(per_class)) if len(present) > 1 else float("nan")
         brier = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
     return {
         "accuracy": float(accuracy_score(codes, predicted)),

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from datawheel.champion import load_champion_model, pin_reason, read_champion
@@ -69,7 +68,7 @@ def evaluate_candidate(
     y_train = train[contract.target].astype(str).to_numpy()
     y = holdout[contract.target].astype(str).to_numpy()
     labels = [str(c) for c in classes]
-    segments_of = holdout[contract.segment].to_numpy() if contract.segment else np.zeros(len(y))
+    segments_of = holdout[contract.segment].to_numpy() if contract.segment else None
 
     candidate_model = load_model(root / params.paths.model, expected_md5=card["model"]["md5"])
     candidate_proba = predict_proba(candidate_model, holdout, contract)
@@ -78,14 +77,14 @@ def evaluate_candidate(
         "candidate": classification_metrics(y, candidate_proba, labels),
         "baseline": classification_metrics(y, baseline_proba, labels),
     }
-    segments = {"candidate": segment_metrics(y, candidate_proba, segments_of, labels)}
+    segments = {"candidate": _by_segment(y, candidate_proba, segments_of, labels)}
 
     champion = read_champion(root / params.paths.champion)
     bootstrap = None
     if champion is not None:
         champion_proba = predict_proba(load_champion_model(champion, root), holdout, contract)
         metrics["champion"] = classification_metrics(y, champion_proba, labels)
-        segments["champion"] = segment_metrics(y, champion_proba, segments_of, labels)
+        segments["champion"] = _by_segment(y, champion_proba, segments_of, labels)
         bootstrap = paired_bootstrap(
             y,
             candidate_proba,
@@ -114,12 +113,21 @@ def evaluate_candidate(
     identity = holdout_identity(
         holdout["row_id"], holdout[contract.target], holdout[contract.time_column]
     )
+    absent = [label for label in labels if label not in set(y)]
+    if absent:  # the metrics average over the classes present (see classification_metrics)
+        identity["classes_absent"] = " ".join(absent)
     return EvaluationResult(
         metrics_record(metrics, identity, bootstrap),
         json_ready(segments),
         decision,
         curve_data(y, candidate_proba, labels),
     )
+
+
+def _by_segment(y, proba, segments_of, labels) -> list[dict]:
+    """Per-segment metrics; none when the contract names no segment (`segment: null`), so
+    the gate's segment check says so instead of judging one invented segment."""
+    return [] if segments_of is None else segment_metrics(y, proba, segments_of, labels)
 
 
 def holdout_batch_rows(holdout: pd.DataFrame) -> dict[str, int]:

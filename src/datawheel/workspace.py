@@ -132,6 +132,9 @@ def init_repo(repo: Path, remote: Path | None = None) -> None:
             config.set_value("user", "name", "datawheel")
             config.set_value("user", "email", "datawheel@localhost")
     dvc("init", "--quiet", cwd=repo)
+    # Where batches go (`cp ... data/raw/`, then `datawheel add data/raw`). Empty, so git
+    # does not keep it: a placeholder file in it would be ingested as a batch.
+    (repo / "data" / "raw").mkdir(parents=True, exist_ok=True)
     if remote is not None:
         remote.mkdir(parents=True, exist_ok=True)
         dvc("remote", "add", "--default", "storage", str(remote.resolve()), cwd=repo)

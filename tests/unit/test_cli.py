@@ -82,6 +82,8 @@ def test_init_refuses_an_existing_project(tmp_path):
     assert _run("init", "proj", cwd=tmp_path).returncode == 0
     assert (tmp_path / "proj" / ".dvc").is_dir()
     assert (tmp_path / "proj" / "models" / "champion.json").exists()
+    raw = tmp_path / "proj" / "data" / "raw"
+    assert raw.is_dir() and not any(raw.iterdir())  # the README's `cp ... data/raw/` works
     again = _run("init", "proj", cwd=tmp_path)
     assert again.returncode == 2 and "already" in again.stderr
 

@@ -112,11 +112,27 @@ def test_missing_class_gives_nan_auc_not_a_crash():
     assert metrics["accuracy"] == pytest.approx(2 / 3)
     assert metrics["precision"] == 0.0
 
-    y, proba = random_multiclass(50, 3, seed=1)
+
+def test_multiclass_metrics_average_over_the_classes_present():
+    """A hold-out without class 2 of [0, 1, 2]: macro metrics over classes 0 and 1 (sklearn
+    with labels=[0, 1]), so ROC AUC is defined and an absent class does not count as 0."""
+    y, proba = random_multiclass(300, 3, seed=1)
     keep = y != 2
-    metrics = classification_metrics(y[keep], proba[keep], [0, 1, 2])
-    assert math.isnan(metrics["roc_auc"])
+    y, proba = y[keep], proba[keep]
+    metrics = classification_metrics(y, proba, [0, 1, 2])
+    predicted = proba.argmax(axis=1)
+    expected_auc = np.mean([roc_auc_score(y == c, proba[:, c]) for c in (0, 1)])
+    assert metrics["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
+    for name, score in (("precision", precision_score), ("recall", recall_score)):
+        expected = score(y, predicted, labels=[0, 1], average="macro", zero_division=0)
+        assert metrics[name] == pytest.approx(expected)
     assert math.isfinite(metrics["log_loss"])
+
+    prior = np.tile([0.5, 0.3, 0.2], (len(y), 1))  # always predicts class 0
+    assert classification_metrics(y, prior, [0, 1, 2])["recall"] == pytest.approx(1 / 2)
+
+    only = classification_metrics([1, 1], np.array([[0.1, 0.8, 0.1], [0.2, 0.5, 0.3]]), [0, 1, 2])
+    assert math.isnan(only["roc_auc"]) and only["recall"] == 1.0
 
 
 def test_bad_labels_and_shapes_are_clear_errors():

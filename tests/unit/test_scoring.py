@@ -1,0 +1,59 @@
+"""The evaluate stage's scoring on real models: segments, absent classes in metrics.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from datawheel.curate import curate
+from datawheel.ingest import read_batch, with_provenance
+from datawheel.modelio import save_model
+from datawheel.params import load_params
+from datawheel.scoring import evaluate_candidate
+from datawheel.simulate import simulate_day
+from datawheel.train import fit_model
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMS = load_params(ROOT / "params.yaml")
+START = dt.date(2026, 2, 1)
+
+
+def _rows(days: int = 10, rows: int = 120) -> pd.DataFrame:
+    frames = []
+    for i in range(days):
+        day = START + dt.timedelta(days=i)
+        csv = simulate_day(day, rows, 4).to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        typed, lines = read_batch(csv.encode(), f"{day}.csv", PARAMS.contract)
+        frames.append(with_provenance(typed, f"data/raw/{day}.csv", f"md5-{i}", lines))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _evaluate(params, tmp_path: Path):
+    train, holdout, _ = curate(_rows(), set(), params)
+    model = fit_model(train, params.contract, params.model)
+    path = tmp_path / params.paths.model
+    path.parent.mkdir(parents=True, exist_ok=True)
+    md5 = save_model(model, path)
+    return evaluate_candidate(
+        params, train, holdout, {"model": {"md5": md5}}, {"passed": True}, root=tmp_path
+    )
+
+
+def test_no_segment_column_means_no_segments_not_an_invented_one(tmp_path):
+    params = PARAMS.model_copy(
+        update={"contract": PARAMS.contract.model_copy(update={"segment": None})}
+    )
+    result = _evaluate(params, tmp_path)
+    assert result.segments == {"candidate": []}
+    assert (tmp_path / "plots").exists() is False  # scoring itself writes nothing
+    assert "classes_absent" not in result.metrics["holdout"]
+
+
+def test_a_listed_class_absent_from_the_holdout_is_named_in_metrics(tmp_path):
+    contract = PARAMS.contract.model_copy(update={"classes": (0, 1, 2)})
+    params = PARAMS.model_copy(update={"contract": contract})
+    result = _evaluate(params, tmp_path)
+    assert result.metrics["holdout"]["classes_absent"] == "2"
+    assert 0.5 < result.metrics["candidate"]["roc_auc"] < 1.0  # defined: over classes 0 and 1
