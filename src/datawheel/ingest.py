@@ -423,7 +423,20 @@ def parse_value(text: str, kind: str) -> Any:
 def read_batch(data: bytes, name: str, contract: Contract) -> tuple[pd.DataFrame, pd.Series]:
     """Read and type one batch's bytes; the format is chosen by the file name."""
     raw, lines = read_raw_bytes(data, name)
-    return type_batch(raw, contract, name, lines), lines
+    return type_batch(as_nulls(raw, contract.null_values), contract, name, lines), lines
+
+
+def as_nulls(raw: pd.DataFrame, tokens: Iterable[str]) -> pd.DataFrame:
+    """Text cells equal to one of the contract's null tokens become nulls (any format)."""
+    tokens = list(tokens)
+    if not tokens:
+        return raw
+    out = raw.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[column] = values.where(~values.isin(tokens), None)
+    return out
 
 
 @dataclass

@@ -42,6 +42,9 @@ class Contract(_Frozen):
     classes: tuple[int | str, ...]
     positive_class: int | str | None = None
     columns: dict[str, Column]
+    # Text a supplier writes for "no value" (`N/A`, `-`, `NULL`), read as null in every
+    # column and format, beside the empty cell; matched exactly (case and spaces count).
+    null_values: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _roles_are_columns(self) -> Contract:

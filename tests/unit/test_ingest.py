@@ -266,3 +266,17 @@ def test_a_50_mb_field_is_read_whole():
     value = b"x" * (50 << 20)
     frame, lines = read_csv_bytes(b'a,b\n1,"' + value + b'"\n2,3\n', "big.csv")
     assert len(frame["b"].iloc[0]) == len(value) and lines.tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "tsv"])
+def test_the_contracts_null_tokens_are_nulls(suffix):
+    contract = CONTRACT.model_copy(update={"null_values": ("N/A", "-")})
+    frame = simulate_day(DAY, 5, 3)
+    frame["data_usage_gb"] = frame["data_usage_gb"].astype(object)
+    frame.loc[[1, 3], "data_usage_gb"] = ["N/A", "-"]
+    sep = "," if suffix == "csv" else "\t"
+    data = frame.to_csv(index=False, sep=sep, date_format="%Y-%m-%dT%H:%M:%SZ").encode()
+    typed, _ = read_batch(data, f"d.{suffix}", contract)
+    assert typed["data_usage_gb"].isna().tolist() == [False, True, False, True, False]
+    with pytest.raises(DataContractError, match="data_usage_gb"):
+        read_batch(data, f"d.{suffix}", CONTRACT)  # without the tokens: not a float
