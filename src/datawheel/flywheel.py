@@ -27,7 +27,9 @@ from datawheel.workspace import command_env, dvc, init_repo
 
 WORKFLOW = ".github/workflows/retrain.yml"
 JOB = "retrain"
-INSTALL_STEP = "python -m pip install -e ."  # the runner's venv already has datawheel
+INSTALL_STEP = (
+    "python -m pip install -r requirements.txt"  # the runner's venv already has datawheel
+)
 START = dt.date(2026, 1, 1)
 
 

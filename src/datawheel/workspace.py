@@ -57,6 +57,7 @@ def copy_template(target: Path) -> None:
         else:
             shutil.copy2(src, target / item)
     write_code_record(target)
+    write_text(target / REQUIREMENTS, requirements_text())
     ignore = target / ".gitignore"
     lines = ignore.read_text().splitlines() if ignore.exists() else []
     wanted = [line for line in ("/dvc_plots/", "__pycache__/", "*.pyc") if line not in lines]
@@ -65,6 +66,23 @@ def copy_template(target: Path) -> None:
     champion = target / "models" / "champion.json"
     if not champion.exists():
         write_json(champion, NO_CHAMPION)
+
+
+REQUIREMENTS = "requirements.txt"
+"""What the shipped workflows install (`pip install -r requirements.txt`)."""
+
+
+def requirements_text() -> str:
+    """A project's requirements.txt: the datawheel release that made it, pinned, so CI
+    installs the code .datawheel/code.json records (the stages refuse any other)."""
+    from importlib.metadata import version
+
+    return (
+        "# What the GitHub workflows install. datawheel is pinned to the release that made\n"
+        "# this project (its stages check .datawheel/code.json against the installed code):\n"
+        "# change both together with `pip install datawheel==X && datawheel code --update`.\n"
+        f"datawheel=={version('datawheel')}\n"
+    )
 
 
 def command_env() -> dict[str, str]:

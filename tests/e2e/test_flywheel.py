@@ -26,7 +26,7 @@ from .conftest import FAST_PARAMS
 pytestmark = pytest.mark.e2e
 
 RETRAIN_COMMANDS = [
-    "python -m pip install -e .",
+    "python -m pip install -r requirements.txt",
     "dvc pull --allow-missing",
     "dvc repro",
     'datawheel record --outcome "$RUNNER_TEMP/record.json"',

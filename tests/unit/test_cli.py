@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,25 @@ def test_code_shows_the_difference_and_update_records_the_installed_code(tmp_pat
     shown = json.loads(updated.stdout)
     assert shown["matches"] is True and shown["recorded"] == installed_code().to_dict()
     assert _run("code", cwd=tmp_path).returncode == 0
+
+
+def test_init_writes_what_the_shipped_workflows_install(tmp_path):
+    """The workflows run `pip install -r requirements.txt`: an init project has that file,
+    pinning the installed datawheel (the code its .datawheel/code.json records)."""
+    from importlib.metadata import version
+
+    assert _run("init", "proj", cwd=tmp_path).returncode == 0
+    project = tmp_path / "proj"
+    installs = set()
+    for workflow in (project / ".github/workflows").glob("*.yml"):
+        installs |= set(re.findall(r"pip install -r (\S+)", workflow.read_text()))
+    assert installs == {"requirements.txt"}
+    wanted = [
+        line
+        for line in (project / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert wanted == [f"datawheel=={version('datawheel')}"]
+    assert "pip install -e" not in "".join(
+        p.read_text() for p in (project / ".github/workflows").glob("*.yml")
+    )

@@ -18,7 +18,7 @@ from datawheel.workflow import load_workflow, run_steps
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 RETRAIN_COMMANDS = [
-    "python -m pip install -e .",
+    "python -m pip install -r requirements.txt",
     'git config user.name "github-actions[bot]"\n'
     'git config user.email "41898282+github-actions[bot]@users.noreply.github.com"',
     "dvc pull --allow-missing",
@@ -28,7 +28,7 @@ RETRAIN_COMMANDS = [
     'datawheel summary --promotion "$RUNNER_TEMP/promotion.json" >> "$GITHUB_STEP_SUMMARY"',
 ]
 PR_REPORT_COMMANDS = [
-    "python -m pip install -e .",
+    "python -m pip install -r requirements.txt",
     "dvc pull --allow-missing",
     "dvc repro",
     'datawheel report --base "$BASE_SHA" --head "$HEAD_SHA" --out report/',
@@ -121,10 +121,10 @@ def test_comment_half_never_runs_pull_request_code():
     download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
     assert download["with"]["path"] == "${{ runner.temp }}/pr-report"  # outside the workspace
     steps = [s.get("run", s.get("uses")) for s in job["steps"]]
-    assert steps.index("python -m pip install -e .") < steps.index(download["uses"])
+    assert steps.index("python -m pip install -r requirements.txt") < steps.index(download["uses"])
     commands = load_workflow(WORKFLOWS / "pr-comment.yml").jobs["comment"].commands
     assert commands == [
-        "python -m pip install -e .",
+        "python -m pip install -r requirements.txt",
         'datawheel comment --file "$RUNNER_TEMP/pr-report/report.md" '
         '--pr "$(cat "$RUNNER_TEMP/pr-report/pr-number")" --head-sha "$HEAD_SHA"',
     ]
