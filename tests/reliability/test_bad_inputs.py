@@ -113,6 +113,8 @@ class Case:
     rule: str | None  # the rule in the quarantine reason; None = accepted
     column: str | None = None  # the column the reason names
     rows: int = ACCEPTED_ROWS  # rows ingested when accepted
+    message: str | None = None  # text the reason must hold (a line number, say)
+    last_line: int | None = None  # the file line of the last row, when accepted
 
 
 CORPUS = [
@@ -129,6 +131,30 @@ CORPUS = [
         "2026-03-01.csv",
         with_cell("age", "40,7"),
         "csv_rectangular",
+        message="line 4 has",
+    ),
+    Case(
+        "unclosed_quote",
+        "the export stopped inside a quoted value",
+        "2026-03-01.csv",
+        GOOD + b'C9,"2026-03-0',
+        "csv_rectangular",
+        message="never closes",
+    ),
+    Case(
+        "multiline_value",
+        "a quoted value holds a newline",
+        "2026-03-01.csv",
+        with_cell("plan", '"basic\nplus"', line=3),
+        None,
+        last_line=ACCEPTED_ROWS + 2,
+    ),
+    Case(
+        "huge_field",
+        "one 50 MB field",
+        "2026-03-01.csv",
+        with_cell("payment_method", "x" * (50 << 20)),
+        None,
     ),
     Case(
         "utf16",
@@ -324,6 +350,8 @@ def test_each_bad_input_has_its_documented_outcome(project: Path, case: Case):
         assert (batch["status"], batch["rows"]) == ("ingested", case.rows), batch
         frame = pd.read_parquet(project / "data/ingested" / f"{batch['md5']}.parquet")
         assert len(frame) == case.rows and set(frame["batch"]) == {name}
+        if case.last_line is not None:
+            assert int(frame["line"].max()) == case.last_line  # the file's real lines
         assert not (project / "data/quarantine/batches" / f"{batch['md5']}.json").exists()
         return
     assert batch["status"] == "quarantined"
@@ -332,8 +360,29 @@ def test_each_bad_input_has_its_documented_outcome(project: Path, case: Case):
     assert name in reason["message"] and f"(rule: {case.rule})" in reason["message"]
     if case.column:
         assert case.column in reason["message"], reason["message"]
+    if case.message:
+        assert case.message in reason["message"], reason["message"]
+    assert "None" not in reason["message"], reason["message"]
     assert f"quarantined {name}" in result.stderr  # the stage's log names the file
     assert not Path("/nonexistent/datawheel-unpickled").exists()
+
+
+def test_a_copy_of_a_delivered_day_keeps_the_original_rows(project: Path):
+    """An exact copy under a new name that sorts first: the first delivery keeps its rows."""
+    raw = project / "data/raw"
+    _, first = ingest(project)
+    original = sorted(first)[0]
+    (raw / "0000-resend.csv").write_bytes((project / original).read_bytes())
+    before = tree_md5s(raw)
+
+    result, batches = ingest(project)
+
+    copy = batches["data/raw/0000-resend.csv"]
+    assert copy["duplicate_of"] == original and batches[original]["duplicate_of"] is None
+    frame = pd.read_parquet(project / "data/ingested" / f"{copy['md5']}.parquet")
+    assert set(frame["batch"]) == {original}
+    assert f"data/raw/0000-resend.csv has the same bytes as {original}" in result.stderr
+    assert tree_md5s(raw) == before
 
 
 def outside_link(project: Path) -> tuple[Path, str]:
