@@ -23,7 +23,10 @@ def main(params: Params) -> None:
     reports = Path(paths.reports)
     write_json(reports / "metrics.json", result.metrics)
     write_json(reports / "segments.json", result.segments)
-    write_json(reports / "gate.json", result.decision.to_dict())
+    gate = result.decision.to_dict()
+    if result.staging is not None:  # fail-safe staging: the staged model's check this run
+        gate["staging"] = result.staging
+    write_json(reports / "gate.json", gate)
     result.write_plots(Path(paths.plots))
     log(
         f"evaluate: gate decision {result.decision.decision}: " + "; ".join(result.decision.reasons)

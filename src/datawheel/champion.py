@@ -22,6 +22,9 @@ class Champion:
     # {version, by, at, reason} while an operator holds prod on this version (rollback or
     # `datawheel pin`); every gate holds until `datawheel release` lifts it.
     pin: dict[str, Any] | None = None
+    # {version, model_md5, commit, selected_through, confirmations} while a candidate waits in
+    # GTO stage `staging` for data after it to confirm it (datawheel.staging).
+    staging: dict[str, Any] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,14 +50,19 @@ def pin_reason(pin: dict[str, Any]) -> str:
 
 def load_champion_model(champion: Champion, root: Path = Path(".")):
     """The champion's model, fetched by its recorded md5 and checked before it is loaded."""
+    label = f"{champion.model_path} (champion {champion.version})"
+    return load_recorded_model(champion.model_md5, label, root)
+
+
+def load_recorded_model(md5: str, label: str, root: Path = Path(".")):
+    """A registered model (champion or staged) by its md5, checked before it is loaded."""
     from datawheel.dvcio import fetch_by_md5
     from datawheel.modelio import load_model
 
     # By md5 alone, never through a git revision: `dvc exp run --temp` and `--queue` run in
     # a workspace whose git repository has no tags and only the experiment's own commits.
-    label = f"{champion.model_path} (champion {champion.version})"
-    data = fetch_by_md5(champion.model_md5, label, root)
+    data = fetch_by_md5(md5, label, root)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "champion.skops"
         path.write_bytes(data)
-        return load_model(path, expected_md5=champion.model_md5)
+        return load_model(path, expected_md5=md5)

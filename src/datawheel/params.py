@@ -156,6 +156,14 @@ class LabelIssues(_Frozen):
         )
 
 
+class Staging(_Frozen):
+    """Fail-safe staging (datawheel.staging): off by default."""
+
+    enabled: bool = False
+    confirmations: int = Field(default=1, ge=1)  # confirmed runs, each a later data commit
+    min_new_rows: int = Field(default=100, ge=1)  # new rows a run needs to judge the model
+
+
 class Gate(_Frozen):
     """The promotion gate's settings; params.yaml `gate:` documents each one."""
 
@@ -174,6 +182,7 @@ class Gate(_Frozen):
     min_class_recall: float | None = Field(default=0.0, ge=0, lt=1)
     min_class_rows: int = Field(default=20, ge=1)
     max_batch_share_of_holdout: float = Field(default=0.5, gt=0, le=1)
+    staging: Staging = Field(default_factory=Staging)
 
 
 class Drift(_Frozen):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from datawheel.champion import load_champion_model, pin_reason, read_champion
@@ -38,6 +39,8 @@ class EvaluationResult:
     segments: dict
     decision: GateDecision
     curves: dict
+    # The staged model's prospective check and whether the candidate beats it (staging on).
+    staging: dict | None = None
 
     def write_plots(self, out_dir: Path) -> None:
         """DVC plots data (CSV) and PNGs for people, the segment chart among them."""
@@ -110,6 +113,11 @@ def evaluate_candidate(
         candidate_is_champion=champion is not None and champion.model_md5 == card["model"]["md5"],
         pinned=pin_reason(champion.pin) if champion and champion.pin else None,
     )
+    staging = None
+    if gate.staging.enabled and champion is not None and champion.staging:
+        staging = _staging_check(
+            params, champion, holdout, y, labels, candidate_proba, champion_proba, root
+        )
     identity = holdout_identity(
         holdout["row_id"], holdout[contract.target], holdout[contract.time_column]
     )
@@ -121,7 +129,52 @@ def evaluate_candidate(
         json_ready(segments),
         decision,
         curve_data(y, candidate_proba, labels),
+        staging,
     )
+
+
+def _staging_check(params, champion, holdout, y, labels, candidate_proba, champion_proba, root):
+    """The staged model against the champion on the rows after its selection, and the
+    candidate against the staged model on the whole hold-out (datawheel.staging)."""
+    from datawheel.champion import load_recorded_model
+    from datawheel.staging import prospective_rows, verdict
+
+    gate, contract, staged = params.gate, params.contract, champion.staging
+    label = f"{params.paths.model} (staged {staged['version']})"
+    staged_proba = predict_proba(
+        load_recorded_model(staged["model_md5"], label, root), holdout, contract
+    )
+    new = prospective_rows(holdout[contract.time_column], staged["selected_through"])
+
+    def compare(mask, first, second):
+        if mask.sum() == 0:
+            return None
+        return paired_bootstrap(
+            y[mask],
+            first[mask],
+            second[mask],
+            gate.primary_metric,
+            labels,
+            samples=gate.bootstrap_samples,
+            seed=gate.seed,
+            confidence=gate.confidence,
+        )
+
+    check = verdict(
+        staged["version"],
+        int(new.sum()),
+        compare(new, staged_proba, champion_proba),
+        gate.staging.min_new_rows,
+        gate.min_improvement,
+    )
+    everything = np.ones(len(y), dtype=bool)
+    versus = compare(everything, candidate_proba, staged_proba)
+    beats = versus is not None and bool(versus.ci_low > gate.min_improvement)
+    return {
+        "verdict": check.to_dict(),
+        "candidate_beats_staged": beats,
+        "candidate_vs_staged": None if versus is None else versus.to_dict(),
+    }
 
 
 def _by_segment(y, proba, segments_of, labels) -> list[dict]:
