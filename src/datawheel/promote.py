@@ -40,8 +40,13 @@ from datawheel.workspace import CommandFailed
 PROMOTED, ROLLED_BACK, HELD, REFUSED, ERROR = "promoted", "rolled_back", "held", "refused", "error"
 RECORDED, UP_TO_DATE = "recorded", "up_to_date"
 PINNED, RELEASED = "pinned", "released"
+STAGED, CONFIRMED_RUN, DROPPED = "staged", "confirmed", "dropped"
+STAGING = "staging"
 EXIT_CODES = {
     PROMOTED: 0,
+    STAGED: 0,
+    CONFIRMED_RUN: 0,
+    DROPPED: 0,
     ROLLED_BACK: 0,
     PINNED: 0,
     RELEASED: 0,
@@ -134,6 +139,9 @@ def promote(
     gate = read_json(root / params.paths.reports / "gate.json")
     if gate is None:
         raise DatawheelError(f"{params.paths.reports}/gate.json: not found; run `dvc repro` first")
+    staged = _with_staging(root, params, gate, remote, branch, dvc_push)
+    if staged is not None:
+        return staged
     if gate["decision"] != "promote":
         champion = read_champion(root / params.paths.champion)
         previous = champion.version if champion else None
@@ -506,8 +514,10 @@ def _repoint(
     branch: str | None,
     dvc_push: Callable[[Path], None],
     outcome: Outcome,
+    tags: tuple[list[str], list[str], list[str]] | None = None,
 ) -> Outcome:
-    """Commit a changed champion pointer with the evaluate outputs that depend on it, push."""
+    """Commit a changed champion pointer with the evaluate outputs that depend on it, push.
+    `tags`: (names, messages, target commits) of GTO tags to publish with it."""
     try:
         branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
         _check_only_reproduced_changes(git, root)
@@ -523,8 +533,224 @@ def _repoint(
         _undo(git, [], restore)
         return Outcome(ERROR, _reevaluation_failed(exc), previous=outcome.version)
     outcome.commit = git("rev-parse", "HEAD")
+    names, messages, targets = tags or ([], [], [])
+    outcome.tags = list(names)
     return _publish(
-        git, root, remote, branch, outcome.commit, [], [], None, dvc_push, outcome, restore
+        git,
+        root,
+        remote,
+        branch,
+        outcome.commit,
+        names,
+        messages,
+        read_registry(root) if names else None,
+        dvc_push,
+        outcome,
+        restore,
+        tag_commits=targets or None,
+    )
+
+
+# --- fail-safe staging (datawheel.staging) -------------------------------------------------
+
+
+def _with_staging(root, params, gate, remote, branch, dvc_push) -> Outcome | None:
+    """Promote's action when `gate.staging` is on and prod has a champion; None otherwise
+    (the first model goes straight to prod: there is no champion to keep safe)."""
+    from datawheel.staging import StagingVerdict, action
+
+    champion = read_champion(root / params.paths.champion)
+    if not params.gate.staging.enabled or champion is None:
+        return None
+    staged = champion.staging
+    check = gate.get(STAGING) or {}
+    found = StagingVerdict(**check["verdict"]) if check.get("verdict") else None
+    chosen = action(
+        staged["version"] if staged else None,
+        len((staged or {}).get("confirmations") or []),
+        params.gate.staging.confirmations,
+        found,
+        gate["decision"] == "promote",
+        bool(check.get("candidate_beats_staged")),
+        bool(champion.pin),
+    )
+    if chosen == "none":
+        if not staged:
+            return None  # the ordinary hold
+        why = found.reason if found else "no staging check ran this time"
+        return Outcome(
+            HELD, f"{why}; {champion.version} stays in {PROD}", previous=champion.version, gate=gate
+        )
+    git = _Git(root)
+    if chosen in ("stage", "replace"):
+        return _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push)
+    name = params.registry.model_name
+    record = champion.to_dict()
+    registry = read_registry(root)
+    if chosen == "confirm":
+        confirmations = [*staged.get("confirmations", []), _confirmation(git, found)]
+        record[STAGING] = {**staged, "confirmations": confirmations}
+        return _repoint(
+            git,
+            root,
+            params.paths.champion,
+            record,
+            f"confirm {name} {staged['version']} in {STAGING}: {found.reason}",
+            remote,
+            branch,
+            dvc_push,
+            Outcome(CONFIRMED_RUN, found.reason, staged["version"], champion.version),
+        )
+    version_tag = registry.version_tag(name, staged["version"])
+    unassign = _unassign_tag(name, registry.next_counter(name))
+    if chosen == "drop":
+        record[STAGING] = None
+        return _repoint(
+            git,
+            root,
+            params.paths.champion,
+            record,
+            f"drop {name} {staged['version']} from {STAGING}: {found.reason}",
+            remote,
+            branch,
+            dvc_push,
+            Outcome(
+                DROPPED,
+                f"dropped {staged['version']} from {STAGING}: {found.reason}",
+                staged["version"],
+                champion.version,
+            ),
+            (
+                [unassign],
+                [f"{name} {staged['version']} dropped: {found.reason}"],
+                [version_tag.commit],
+            ),
+        )
+    # promote_staged: the staged version, confirmed on data after it, becomes the champion.
+    promoted = {**staged["record"], "previous": champion.version, STAGING: None, "pin": None}
+    assign = stage_tag_name(name, PROD, registry.next_counter(name) + 1)
+    return _repoint(
+        git,
+        root,
+        params.paths.champion,
+        promoted,
+        f"promote {name} {staged['version']} from {STAGING} to {PROD}: {found.reason}",
+        remote,
+        branch,
+        dvc_push,
+        Outcome(
+            PROMOTED,
+            f"promoted {name} {staged['version']} from {STAGING} to {PROD}",
+            staged["version"],
+            champion.version,
+        ),
+        (
+            [unassign, assign],
+            [
+                f"{name} {staged['version']} leaves {STAGING}: confirmed",
+                f"{name} {staged['version']} assigned to {PROD}: {found.reason}",
+            ],
+            [version_tag.commit, version_tag.commit],
+        ),
+    )
+
+
+def _unassign_tag(name: str, counter: int) -> str:
+    from gto.constants import Action
+    from gto.tag import name_tag
+
+    return f"{name_tag(Action.UNASSIGN, name, stage=STAGING, simple=True)}#{counter}"
+
+
+def _confirmation(git: _Git, found) -> dict:
+    return {"commit": git("rev-parse", "HEAD"), "rows": found.rows, **found.values}
+
+
+def _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push) -> Outcome:
+    """Register the candidate and assign it to `staging` (dropping a staged one it beats);
+    prod and its champion stay as they are."""
+    import pandas as pd
+
+    validation = read_json(root / params.paths.reports / "validation.json") or {}
+    try:
+        if not validation.get("passed"):
+            raise Refused("validation did not pass for this data; the gate cannot stage it")
+        _check_lock_is_fresh(root)
+        branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
+        _check_origin_has_not_moved(git, remote, branch)
+        _check_only_reproduced_changes(git, root)
+    except Refused as exc:
+        return Outcome(REFUSED, str(exc), gate=gate)
+    name = params.registry.model_name
+    registry = read_registry(root)
+    start = git("rev-parse", "HEAD")
+    _commit_reproduced(git, root, _record_message(git, gate))
+    source = git("rev-parse", "HEAD")
+    bump = bump_kind(root, params, champion.commit)
+    version = next_version(registry.latest(name), bump)
+    card = read_json(root / params.paths.card)
+    holdout = pd.read_parquet(Path(root) / params.paths.curated / "holdout.parquet")
+    selected_through = holdout[params.contract.time_column].max().isoformat()
+    would_be = _champion_record(params, version, source, card, gate, champion, bump)
+    old = champion.staging
+    record = {
+        **champion.to_dict(),
+        STAGING: {
+            "version": version,
+            "model_md5": card["model"]["md5"],
+            "commit": source,
+            "selected_through": selected_through,
+            "confirmations": [],
+            "record": would_be,
+        },
+    }
+    write_json(root / params.paths.champion, record)
+    restore = _Restore(start, source, [params.paths.champion, *reproduced_paths(root)])
+    try:
+        _commit_reevaluated(
+            git,
+            root,
+            params.paths.champion,
+            f"stage {name} {version}: passes the gate against {champion.version}; it reaches "
+            f"{PROD} once data after it confirms it",
+        )
+    except CommandFailed as exc:
+        _undo(git, [], restore)
+        return Outcome(ERROR, _reevaluation_failed(exc), gate=gate)
+    commit = git("rev-parse", "HEAD")
+    counter = registry.next_counter(name)
+    tags = [version_tag_name(name, version)]
+    messages = [_lineage_message(name, version, bump, source, card, gate, champion)]
+    targets = [commit]
+    if old:
+        tags.append(_unassign_tag(name, counter))
+        messages.append(f"{name} {old['version']} dropped from {STAGING}: {version} beats it")
+        targets.append(registry.version_tag(name, old["version"]).commit)
+        counter += 1
+    tags.append(stage_tag_name(name, STAGING, counter))
+    messages.append(f"{name} {version} assigned to {STAGING}: beats {champion.version}")
+    targets.append(commit)
+    return _publish(
+        git,
+        root,
+        remote,
+        branch,
+        commit,
+        tags,
+        messages,
+        registry,
+        dvc_push,
+        Outcome(
+            STAGED,
+            f"staged {name} {version} ({PROD} stays {champion.version})",
+            version,
+            champion.version,
+            tags,
+            commit,
+            gate,
+        ),
+        restore,
+        tag_commits=targets,
     )
 
 
