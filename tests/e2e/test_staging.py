@@ -25,8 +25,10 @@ def _artifact(project: Project, stage: str, where: Path) -> str:
     return file_md5(out)
 
 
-def _run_ci(project: Project, days: tuple[int, int], message: str) -> subprocess.CompletedProcess:
-    project.add_days(*days, inject=("concept_drift@21",))
+def _run_ci(
+    project: Project, days: tuple[int, int], message: str, drift: bool = True
+) -> subprocess.CompletedProcess:
+    project.add_days(*days, inject=("concept_drift@21",) if drift else ())
     project.commit_data(message)
     project.git.git.push("origin", "main")
     project.repro()
@@ -74,3 +76,35 @@ def test_a_candidate_is_staged_then_confirmed_to_prod(flywheel: Project, tmp_pat
     shown = _gto_show(viewer)
     assert "v1.1.0" in shown
     assert _artifact(project, "prod", tmp_path / "get2") == champion["model_md5"]
+
+
+def test_a_staged_candidate_the_champion_beats_on_later_data_never_reaches_prod(
+    flywheel: Project,
+):
+    project = flywheel
+    set_params(
+        project.root,
+        {
+            ("window", "days"): 14,
+            ("gate", "staging", "enabled"): True,
+            ("gate", "staging", "min_new_rows"): 100,
+        },
+    )
+    project.add_days(0, 21)
+    project.commit_data("data: three weeks; staging on")
+    project.git.git.push("origin", "main")
+    project.repro()
+    assert _cli(project, "promote").returncode == 0
+    assert _run_ci(project, (21, 14), "data: two drifted weeks").returncode == 0
+    assert read_json(project.root / "models/champion.json")["staging"]["version"] == "v1.1.0"
+
+    # The drift was a blip: the next days follow the champion's concept again.
+    dropped = _run_ci(project, (35, 4), "data: four ordinary days", drift=False)
+    assert dropped.returncode == 0, dropped.stdout + dropped.stderr
+    said = dropped.stdout + dropped.stderr
+    champion = read_json(project.root / "models/champion.json")
+    assert champion["version"] == "v1.0.0" and champion["staging"] is None, said
+    assert "dropped v1.1.0 from staging" in said and "the champion beats v1.1.0" in said
+    tags = _remote_tags(project)
+    assert any(tag.startswith(f"{NAME}#staging!#") for tag in tags)
+    assert not any(tag.startswith(f"{NAME}#prod#") and tag != f"{NAME}#prod#1" for tag in tags)
