@@ -554,10 +554,34 @@ def render_decision(decision: GateDecision) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_staging(staging: dict[str, Any] | None) -> str:
+    """Markdown for gate.json's `staging` record (fail-safe staging on, a model staged): the
+    staged model's verdict on the data after it, and the candidate against it; "" if none."""
+    if not staging:
+        return ""
+    verdict = staging.get("verdict") or {}
+    lines = [
+        f"**Staging: {str(verdict.get('status', 'unknown')).upper()}** — "
+        f"{_cell(str(verdict.get('reason', 'no verdict recorded')))}",
+        "",
+    ]
+    versus = staging.get("candidate_vs_staged")
+    if versus:
+        beats = "beats" if staging.get("candidate_beats_staged") else "does not beat"
+        lines.append(
+            f"- This run's candidate {beats} the staged model: {versus['metric']} "
+            f"{versus['delta']:+.4f}, {versus['confidence']:.0%} CI "
+            f"[{versus['ci_low']:+.4f}, {versus['ci_high']:+.4f}] on the whole hold-out."
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render_gate_json(gate: dict[str, Any]) -> str:
-    """render_decision of a gate.json as read back, or a line saying it is not in that form."""
+    """render_decision of a gate.json as read back, then its staging record if any, or a
+    line saying it is not in that form."""
     try:
         decision = GateDecision.from_dict(gate)
     except (KeyError, TypeError) as exc:
         return f"gate.json is not in the expected form ({exc!r}); see the `dvc repro` log."
-    return render_decision(decision)
+    staging = render_staging(gate.get("staging"))
+    return render_decision(decision) + ("\n" + staging if staging else "")

@@ -1075,11 +1075,11 @@ _METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "bri
 
 
 def _gate_markdown(gate: dict[str, Any]) -> list[str]:
-    from datawheel.gate import GateDecision, render_decision
+    from datawheel.gate import GateDecision, render_gate_json
 
     try:
-        decision = GateDecision.from_dict(gate)
-        return render_decision(decision).rstrip("\n").splitlines()
+        GateDecision.from_dict(gate)
+        return render_gate_json(gate).rstrip("\n").splitlines()
     except (KeyError, TypeError):
         return [f"**Gate: {str(gate.get('decision', '?')).upper()}**", ""] + [
             f"- {_cell(r)}" for r in gate.get("reasons") or []

@@ -19,6 +19,7 @@ class Status:
     last_gate: dict | None
     data_since_champion: dict
     registry: dict
+    staging: dict | None = None  # the model in GTO stage `staging`, if fail-safe staging has one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,7 +71,27 @@ def project_status(root: Path = Path("."), now: float | None = None) -> Status:
             "latest": registry.latest(name),
             PROD: prod,
         },
+        staging=_staged(pointer, gate, params.gate.staging.confirmations),
     )
+
+
+def _staged(pointer: dict, gate: dict | None, needed: int) -> dict | None:
+    """champion.json's staged model with its confirmations so far, and the last verdict on
+    it from gate.json when that verdict is about the same version."""
+    staged = pointer.get("staging")
+    if not staged:
+        return None
+    verdict = ((gate or {}).get("staging") or {}).get("verdict") or {}
+    same = verdict.get("version") == staged.get("version")
+    return {
+        "version": staged.get("version"),
+        "model_md5": staged.get("model_md5"),
+        "selected_through": staged.get("selected_through"),
+        "confirmations": len(staged.get("confirmations") or []),
+        "confirmations_needed": needed,
+        "last_verdict": verdict.get("status") if same else None,
+        "last_reason": verdict.get("reason") if same else None,
+    }
 
 
 def _data_since(root: Path, params, pointer: dict) -> dict:

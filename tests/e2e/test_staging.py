@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -66,6 +67,13 @@ def test_a_candidate_is_staged_then_confirmed_to_prod(flywheel: Project, tmp_pat
     assert "staging" in shown and "v1.1.0" in shown
     assert _artifact(project, "staging", tmp_path / "get") == pointer["staging"]["model_md5"]
     assert _artifact(project, "prod", tmp_path / "get") == pointer["model_md5"]
+    # What the operator on call reads: status and the run's job summary name the staged model.
+    state = json.loads(_cli(project, "status", "--json").stdout)
+    assert state["staging"]["version"] == "v1.1.0"
+    assert (state["staging"]["confirmations"], state["staging"]["confirmations_needed"]) == (0, 1)
+    assert "v1.1.0: 0 of 1 confirmation(s)" in _cli(project, "status").stdout
+    summary = _cli(project, "summary").stdout
+    assert "**Staging: PENDING**" in summary and "v1.1.0 waits in staging" in summary
 
     confirmed = _run_ci(project, (35, 3), "data: three more drifted days")
     assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr

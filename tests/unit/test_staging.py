@@ -73,3 +73,45 @@ def _boot_for(status: str) -> BootstrapResult:
     return {CONFIRMED: boot(0.01, 0.05), FAILED: boot(-0.05, -0.01), PENDING: boot(-0.01, 0.03)}[
         status
     ]
+
+
+def test_the_staging_record_renders_the_verdict_and_the_candidate_against_it():
+    from datawheel.gate import render_staging
+
+    assert render_staging(None) == ""
+    versus = {
+        "metric": "roc_auc",
+        "delta": 0.012,
+        "confidence": 0.95,
+        "ci_low": 0.004,
+        "ci_high": 0.02,
+    }
+    text = render_staging(
+        {
+            "verdict": {"status": PENDING, "reason": "v1.1.0 waits in staging: 3 row(s) | x"},
+            "candidate_beats_staged": True,
+            "candidate_vs_staged": versus,
+        }
+    )
+    assert text.startswith("**Staging: PENDING** — v1.1.0 waits in staging: 3 row(s) \\| x")
+    assert "candidate beats the staged model: roc_auc +0.0120, 95% CI [+0.0040, +0.0200]" in text
+
+
+def test_status_reports_the_staged_model_and_only_its_own_verdict():
+    from datawheel.status import _staged
+
+    pointer = {
+        "staging": {
+            "version": "v1.1.0",
+            "model_md5": "ab",
+            "selected_through": "t",
+            "confirmations": [{"commit": "c"}],
+        }
+    }
+    about_it = {"staging": {"verdict": {"version": "v1.1.0", "status": CONFIRMED, "reason": "r"}}}
+    about_another = {"staging": {"verdict": {"version": "v1.0.9", "status": FAILED}}}
+    assert _staged({}, about_it, 2) is None
+    seen = _staged(pointer, about_it, 2)
+    assert (seen["confirmations"], seen["confirmations_needed"]) == (1, 2)
+    assert (seen["last_verdict"], seen["last_reason"]) == (CONFIRMED, "r")
+    assert _staged(pointer, about_another, 2)["last_verdict"] is None

@@ -160,6 +160,15 @@ def status(
         )
     else:
         table.add_row("champion", "none yet")
+    staged = state.staging
+    if staged:
+        table.add_row(
+            "staging",
+            f"{staged['version']}: {staged['confirmations']} of "
+            f"{staged['confirmations_needed']} confirmation(s) on data after "
+            f"{staged['selected_through']}"
+            + (f"; last: {staged['last_reason']}" if staged["last_reason"] else ""),
+        )
     gate = state.last_gate
     table.add_row("last gate", f"{gate['decision']}: {'; '.join(gate['reasons'])}" if gate else "—")
     since = state.data_since_champion
