@@ -141,7 +141,8 @@ def dvc_error_text(output: str) -> str:
 
 def init_repo(repo: Path, remote: Path | str | None = None) -> None:
     """git init + dvc init in repo with the template, and optionally a default DVC remote:
-    a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given."""
+    a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given,
+    whose downloads DVC checks against their md5."""
     import git
 
     copy_template(repo)
@@ -156,6 +157,9 @@ def init_repo(repo: Path, remote: Path | str | None = None) -> None:
     (repo / "data" / "raw").mkdir(parents=True, exist_ok=True)
     if remote is not None:
         dvc("remote", "add", "--default", "storage", remote_url(remote), cwd=repo)
+        # DVC trusts what a remote serves unless told to check it: without `verify`, an
+        # object altered in the bucket is pulled, checked out and reported as up to date.
+        dvc("remote", "modify", "storage", "verify", "true", cwd=repo)
     gitrepo.git.add(A=True)
     gitrepo.git.commit("--quiet", "-m", "datawheel: project template")
 

@@ -133,6 +133,7 @@ def test_init_keeps_an_object_store_remote_url_as_given(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     config = (tmp_path / "proj/.dvc/config").read_text()
     assert "url = s3://datawheel-data/churn" in config
+    assert "verify = true" in config  # DVC checks each pulled object's md5
     assert not (tmp_path / "s3:").exists()
 
 
