@@ -67,7 +67,11 @@ def init(
         "."
     ),
     remote: Annotated[
-        Path | None, typer.Option(help="A folder to use as the default DVC remote.")
+        str | None,
+        typer.Option(
+            help="The default DVC remote: a folder, or a URL such as s3://bucket/prefix "
+            "(then set its endpoint and credentials with `dvc remote modify`)."
+        ),
     ] = None,
 ) -> None:
     """Start a datawheel project: template, git init, dvc init."""

@@ -139,8 +139,10 @@ def dvc_error_text(output: str) -> str:
     return "\n".join(lines[first:]).strip() or "DVC gave no error message"
 
 
-def init_repo(repo: Path, remote: Path | None = None) -> None:
-    """git init + dvc init in repo with the template, and optionally a local DVC remote."""
+def init_repo(repo: Path, remote: Path | str | None = None) -> None:
+    """git init + dvc init in repo with the template, and optionally a default DVC remote:
+    a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given,
+    whose downloads DVC checks against their md5."""
     import git
 
     copy_template(repo)
@@ -154,10 +156,23 @@ def init_repo(repo: Path, remote: Path | None = None) -> None:
     # does not keep it: a placeholder file in it would be ingested as a batch.
     (repo / "data" / "raw").mkdir(parents=True, exist_ok=True)
     if remote is not None:
-        remote.mkdir(parents=True, exist_ok=True)
-        dvc("remote", "add", "--default", "storage", str(remote.resolve()), cwd=repo)
+        dvc("remote", "add", "--default", "storage", remote_url(remote), cwd=repo)
+        # DVC trusts what a remote serves unless told to check it: without `verify`, an
+        # object altered in the bucket is pulled, checked out and reported as up to date.
+        dvc("remote", "modify", "storage", "verify", "true", cwd=repo)
     gitrepo.git.add(A=True)
     gitrepo.git.commit("--quiet", "-m", "datawheel: project template")
+
+
+def remote_url(remote: Path | str) -> str:
+    """What `dvc remote add` should record: a URL with a scheme as it is (a Path would fold
+    `s3://b/p` into `s3:/b/p`), a folder created and made absolute."""
+    text = str(remote)
+    if "://" in text:
+        return text
+    folder = Path(text)
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder.resolve())
 
 
 def _has_identity(gitrepo) -> bool:

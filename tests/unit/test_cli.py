@@ -125,3 +125,21 @@ def test_init_writes_what_the_shipped_workflows_install(tmp_path):
     assert "pip install -e" not in "".join(
         p.read_text() for p in (project / ".github/workflows").glob("*.yml")
     )
+
+
+def test_init_keeps_an_object_store_remote_url_as_given(tmp_path):
+    # A Path would fold `s3://bucket/prefix` into `s3:/bucket/prefix`, a local folder.
+    result = _run("init", "proj", "--remote", "s3://datawheel-data/churn", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = (tmp_path / "proj/.dvc/config").read_text()
+    assert "url = s3://datawheel-data/churn" in config
+    assert "verify = true" in config  # DVC checks each pulled object's md5
+    assert not (tmp_path / "s3:").exists()
+
+
+def test_init_with_a_folder_remote_records_its_absolute_path(tmp_path):
+    result = _run("init", "proj", "--remote", "store", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = (tmp_path / "proj/.dvc/config").read_text()
+    assert f"url = {(tmp_path / 'store').resolve()}" in config
+    assert (tmp_path / "store").is_dir()
