@@ -24,11 +24,13 @@ once more with rule `batch_failed`; `quarantined_row_ids` is what curate leaves 
 
 Expectations that need a suite parameter (`{"$PARAMETER": "day_start"}`, or GX's arithmetic
 on one: `{"$PARAMETER": "recent_median_rows * 5"}`) get it per batch: `day_start` and
-`day_end` are the UTC bounds of the day named by a `YYYY-MM-DD` file stem;
+`day_end` are the UTC bounds of the day named by a `YYYY-MM-DD` file stem, `period_start`
+and `period_end` those of any period a stem names (`YYYY-MM-DD`, `YYYY-Www`, `YYYY-MM`,
+`YYYY-Qn`, `YYYY`);
 `recent_median_rows` is the median row count of the last `validate.volume_history_batches`
 accepted (not failed, not duplicate) batches before this one, defined once at least
 `validate.volume_min_history_batches` of them exist. When a parameter is not defined (a
-batch not named by a date; the first batches of a project) those expectations are skipped
+batch not named by a period; the first batches of a project) those expectations are skipped
 and listed as skipped.
 An expectation on a column the batch lacks fails with a message naming the column (it is
 not handed to GX, whose error for that case names no column).
@@ -77,7 +79,11 @@ QUARANTINE_COLUMNS = ("row_id", "batch", "line", "rule")
 _SEMANTICS_VERSION = 1
 _SUITE_TAG = "datawheel_suite"
 _INDEX_TAG = "datawheel_index"
-_DATE_STEM = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The periods a batch file's stem can name (batch_period), upper-cased first.
+_PERIOD_STEM = re.compile(
+    r"^(?P<year>\d{4})"
+    r"(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?|-W(?P<week>\d{2})|-Q(?P<quarter>[1-4]))?$"
+)
 CHECKSUMS = "checksums.json"
 """md5 of each cached result file as validate wrote it: a file that differs is not reused."""
 _CACHE_NAME = re.compile(r"^[0-9a-f]{32}\.(json|parquet)$")
@@ -381,20 +387,52 @@ def suites_fingerprint(suites: Sequence[Mapping[str, Any]]) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def batch_suite_parameters(batch: str) -> dict[str, str]:
-    """`day_start`/`day_end` (UTC, end exclusive) when the file stem is a YYYY-MM-DD date."""
-    stem = PurePosixPath(batch).name.split(".", 1)[0]
-    if not _DATE_STEM.match(stem):
-        return {}
+def batch_period(batch: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """The UTC period a batch's file stem names, start inclusive, end exclusive: a day
+    `YYYY-MM-DD`, an ISO week `YYYY-Www`, a month `YYYY-MM`, a quarter `YYYY-Qn` or a year
+    `YYYY` (any case); None for any other name or an impossible date."""
+    stem = PurePosixPath(batch).name.split(".", 1)[0].upper()
+    match = _PERIOD_STEM.match(stem)
+    if match is None:
+        return None
+    year = int(match["year"])
     try:
-        day = dt.date.fromisoformat(stem)
+        if match["day"]:
+            start = dt.date(year, int(match["month"]), int(match["day"]))
+            end = start + dt.timedelta(days=1)
+        elif match["week"]:
+            start = dt.date.fromisocalendar(year, int(match["week"]), 1)
+            end = start + dt.timedelta(weeks=1)
+        elif match["month"]:
+            start = dt.date(year, int(match["month"]), 1)
+            end = _months_later(start, 1)
+        elif match["quarter"]:
+            start = dt.date(year, 3 * int(match["quarter"]) - 2, 1)
+            end = _months_later(start, 3)
+        else:
+            start, end = dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
     except ValueError:
+        return None
+    midnight = dt.time(tzinfo=dt.UTC)
+    return dt.datetime.combine(start, midnight), dt.datetime.combine(end, midnight)
+
+
+def _months_later(first: dt.date, months: int) -> dt.date:
+    index = first.year * 12 + first.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def batch_suite_parameters(batch: str) -> dict[str, str]:
+    """`period_start`/`period_end` (UTC, end exclusive) of the period the file stem names
+    (batch_period), and for a `YYYY-MM-DD` stem the same as `day_start`/`day_end`."""
+    period = batch_period(batch)
+    if period is None:
         return {}
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    return {
-        "day_start": start.isoformat(),
-        "day_end": (start + dt.timedelta(days=1)).isoformat(),
-    }
+    start, end = (bound.isoformat() for bound in period)
+    parameters = {"period_start": start, "period_end": end}
+    if period[1] - period[0] == dt.timedelta(days=1):
+        parameters |= {"day_start": start, "day_end": end}
+    return parameters
 
 
 # --- running GX --------------------------------------------------------------------------

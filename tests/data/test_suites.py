@@ -241,3 +241,20 @@ def test_a_volume_spike_fails_the_batch_critically_naming_rows_and_median(
     )
     band = next(o for o in result.outcomes if o.rule == VOLUME)
     assert (band.kwargs["min_value"], band.kwargs["max_value"]) == (4, 100)
+
+
+@pytest.mark.parametrize(
+    ("name", "caught"),
+    [
+        ("data/raw/2026-01.csv", False),  # the month holds the fixture's day
+        ("data/raw/2026-W02.csv", False),  # ISO week 2026-01-05 .. 2026-01-11
+        ("data/raw/2026-W01.csv", True),  # 2025-12-29 .. 2026-01-04
+        ("data/raw/2026-02.csv", True),
+        ("data/raw/2026-Q2.csv", True),
+    ],
+)
+def test_freshness_uses_the_period_in_the_file_name(typed_batch, runner, name, caught):
+    result = runner.validate(typed_batch(), name)
+    rule = "freshness/expect_column_values_to_be_between/event_time"
+    assert (rule in failed_rules(result)) == caught
+    assert "freshness" not in " ".join(result.skipped)

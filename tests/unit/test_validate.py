@@ -494,3 +494,39 @@ def test_the_cache_key_holds_the_history_and_a_new_day_costs_one_day(history, tm
         root / "data/ingested", backfilled, SUITES, out, volume_min_history_batches=1
     )
     assert records[2].path in longer.validated
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end"),
+    [
+        ("data/raw/2026-01-31.csv", "2026-01-31", "2026-02-01"),
+        ("2024-02-29.csv.gz", "2024-02-29", "2024-03-01"),  # a leap day
+        ("data/raw/2026-W01.parquet", "2025-12-29", "2026-01-05"),  # ISO week 1 starts in 2025
+        ("2025-w53.csv", None, None),  # 2025 has 52 ISO weeks
+        ("2020-W53.csv", "2020-12-28", "2021-01-04"),
+        ("data/raw/2026-12.csv", "2026-12-01", "2027-01-01"),
+        ("2026-13.csv", None, None),
+        ("2026-Q4.csv", "2026-10-01", "2027-01-01"),
+        ("2026.csv", "2026-01-01", "2027-01-01"),
+        ("2026-02-30.csv", None, None),
+        ("batch-0007.csv", None, None),
+        ("2026-01-31-late.csv", None, None),
+    ],
+)
+def test_a_file_stem_names_its_period(name, start, end):
+    from datawheel.validate import batch_period, batch_suite_parameters
+
+    period = batch_period(name)
+    parameters = batch_suite_parameters(name)
+    if start is None:
+        assert period is None and parameters == {}
+        return
+    expected = tuple(
+        dt.datetime.combine(dt.date.fromisoformat(d), dt.time(), tzinfo=dt.UTC)
+        for d in (start, end)
+    )
+    assert period == expected
+    assert parameters["period_start"] == expected[0].isoformat()
+    assert parameters["period_end"] == expected[1].isoformat()
+    is_day = expected[1] - expected[0] == dt.timedelta(days=1)
+    assert ("day_start" in parameters) == is_day
