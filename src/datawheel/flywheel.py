@@ -367,7 +367,8 @@ def _operator(label: str, command: str, *args: str) -> Scene:
 def demo_scenes() -> list[Scene]:
     """First month → prod; ordinary days; a contract break; concept drift; worse params
     (a model whose predictions collapse, held by the gate's sanity guard); a rollback that
-    pins prod, a scheduled run held by the pin, the release; a day of 50 times the usual rows
+    pins prod, a scheduled run held by the pin, the release; staging switched on, a candidate
+    staged, then confirmed to prod by the days after it; a day of 50 times the usual rows
     (held: one batch would be most of the hold-out). Days count from 2026-01-01 (day 0)."""
     bad_batch = f"data/raw/{START + dt.timedelta(days=30)}.csv"
     return [
@@ -388,6 +389,16 @@ def demo_scenes() -> list[Scene]:
         _rollback("rollback", "--reason", "complaints about the new model"),
         _scheduled_run("scheduled run, pinned"),
         _operator("release", "release", "--reason", "complaints resolved"),
+        # Fail-safe staging: the restored params' candidate passes the gate and waits in
+        # GTO stage `staging`; the next days, which it never saw, confirm it to prod.
+        _params_change(
+            "staging on, model params restored",
+            {
+                ("model", "estimator"): "hist_gradient_boosting",
+                ("gate", "staging", "enabled"): True,
+            },
+        ),
+        _delivery("staged candidate confirmed", 53, 3, ("concept_drift@32",)),
         # 50x warns in validation (1000x would stop it: expectations/volume_limit.json)
-        _delivery("volume spike", 53, 1, ("volume_spike:50@53",)),
+        _delivery("volume spike", 56, 1, ("concept_drift@32", "volume_spike:50@56")),
     ]

@@ -599,7 +599,7 @@ def _with_staging(root, params, gate, remote, branch, dvc_push) -> Outcome | Non
             remote,
             branch,
             dvc_push,
-            Outcome(CONFIRMED_RUN, found.reason, staged["version"], champion.version),
+            Outcome(CONFIRMED_RUN, found.reason, staged["version"], champion.version, gate=gate),
         )
     version_tag = registry.version_tag(name, staged["version"])
     unassign = _unassign_tag(name, registry.next_counter(name))
@@ -619,6 +619,7 @@ def _with_staging(root, params, gate, remote, branch, dvc_push) -> Outcome | Non
                 f"dropped {staged['version']} from {STAGING}: {found.reason}",
                 staged["version"],
                 champion.version,
+                gate=gate,
             ),
             (
                 [unassign],
@@ -643,6 +644,7 @@ def _with_staging(root, params, gate, remote, branch, dvc_push) -> Outcome | Non
             f"promoted {name} {staged['version']} from {STAGING} to {PROD}",
             staged["version"],
             champion.version,
+            gate=gate,
         ),
         (
             [unassign, assign],

@@ -97,9 +97,16 @@ def test_demo_scenario_through_the_retrain_workflow(tmp_path: Path):
         if prod is not None:
             assert _in_remote(wheel, pointer["model_md5"]), scene.label
         if record.result == "promoted":
-            assert record.decision == "promote"
+            if label == "staged candidate confirmed":
+                # prod moves on the staged model's verdict, whatever this candidate scores
+                assert record.gate["staging"]["verdict"]["status"] == "confirmed"
+            else:
+                assert record.decision == "promote"
             new = tags - tags_before
-            assert {t for t in new if "@" in t} == {f"{wheel.model_name}@{prod}"}
+            # a staged version was registered when it was staged: confirming it adds only
+            # the stage tags
+            registered = set() if label == "staged candidate confirmed" else {prod}
+            assert {t for t in new if "@" in t} == {f"{wheel.model_name}@{v}" for v in registered}
             assert any("#prod#" in t for t in new)
             versions_seen.append(prod)
         elif record.result == "held":
@@ -141,15 +148,23 @@ def test_demo_scenario_through_the_retrain_workflow(tmp_path: Path):
             assert record.result == "released" and pointer["pin"] is None
         if scene.label == "volume spike":
             assert record.validation == "passed"  # 50x only warns; the gate holds
-            assert record.result == "held" and prod == versions_seen[-2]
+            assert record.result == "held" and prod == versions_seen[-1]
             share = next(c for c in record.gate["checks"] if c["name"] == "holdout_batch_share")
             assert not share["passed"]
-            assert share["values"]["largest_batch"] == "data/raw/2026-02-23.csv"
+            assert share["values"]["largest_batch"] == "data/raw/2026-02-26.csv"
             assert share["values"]["largest_share"] > 0.8
             assert any(
-                r.startswith("Batch data/raw/2026-02-23.csv makes up ")
+                r.startswith("Batch data/raw/2026-02-26.csv makes up ")
                 for r in record.gate["reasons"]
             )
+
+        if scene.label == "staging on, model params restored":
+            assert record.result == "staged" and prod == versions_seen[-2], record.gate["reasons"]
+            assert pointer["staging"]["version"] not in versions_seen
+            assert any(t.startswith(f"{wheel.model_name}#staging#") for t in tags)
+        if scene.label == "staged candidate confirmed":
+            assert record.result == "promoted", (record.outcome or {}).get("message")
+            assert pointer["staging"] is None and prod not in versions_seen[:-1]
 
     console = Console(record=True, width=160, file=io.StringIO())
     result = run_demo(
@@ -164,7 +179,7 @@ def test_demo_scenario_through_the_retrain_workflow(tmp_path: Path):
         origin=result.origin, model_name=result.model_name, remote=result.workspace / "dvc-remote"
     )
     assert [r.step for r in result.records] == [s.label for s in demo_scenes()]
-    assert result.champion["version"] == versions_seen[-2]
+    assert result.champion["version"] == versions_seen[-1]  # the staged and confirmed one
     assert "train rows:" in result.lineage
     console.print(flywheel_table(result.records))
     table = console.export_text()
