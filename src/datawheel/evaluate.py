@@ -275,15 +275,29 @@ def _resampled_scorer(
                 value = _safe_divide(true_positives, actual)
             else:
                 value = _safe_divide(2 * true_positives, actual + predicted_as)
-            return value[:, 1] if k == 2 else value.mean(axis=1)
+            if k == 2:
+                return value[:, 1]
+            # macro over the classes each resample holds, as the point metric averages
+            present = actual > 0
+            return np.where(present, value, 0.0).sum(axis=1) / present.sum(axis=1)
 
         return prf
     if metric == "roc_auc":
         if k == 2:
             return _resampled_auc(codes == 1, proba[:, 1])
         per_class = [_resampled_auc(codes == c, proba[:, c]) for c in range(k)]
-        # the mean is NaN when any class is missing from the resample, as in the point metric
-        return lambda rows: np.mean([auc(rows) for auc in per_class], axis=0)
+
+        def macro_auc(rows: np.ndarray) -> np.ndarray:
+            # a class the resample lacks has no AUC (NaN): the mean is over the classes it
+            # holds, as in the point metric, and NaN only when it holds fewer than two
+            aucs = np.vstack([auc(rows) for auc in per_class])
+            held = np.isfinite(aucs)
+            total = np.where(held, aucs, 0.0).sum(axis=0)
+            count = held.sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(count > 0, total / count, np.nan)
+
+        return macro_auc
     raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
 
 

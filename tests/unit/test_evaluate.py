@@ -228,6 +228,35 @@ def test_resampled_metrics_equal_classification_metrics(metric, classes):
         assert values[b] == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("metric", METRICS)
+def test_resampled_metrics_average_over_the_classes_each_resample_holds(metric):
+    # five listed classes, one never in the hold-out and one with a single row: most
+    # resamples lack a class, and each must still equal the point metric on its own rows
+    rng = np.random.default_rng(3)
+    y = rng.choice([0, 1, 2], size=120)
+    y[7] = 3
+    proba = rng.dirichlet(np.ones(5), size=len(y))
+    labels = list(range(5))
+    rows = rng.integers(0, len(y), size=(30, len(y)))
+    values = metric_on_resamples(y, proba, labels, metric, rows)
+    lacking = 0
+    for b in range(len(rows)):
+        lacking += 3 not in y[rows[b]]
+        expected = classification_metrics(y[rows[b]], proba[rows[b]], labels)[metric]
+        assert values[b] == pytest.approx(expected, abs=1e-12)
+    assert np.isfinite(values).all() and lacking > 0
+
+
+def test_bootstrap_of_macro_auc_is_defined_when_the_holdout_lacks_classes():
+    rng = np.random.default_rng(5)
+    y = rng.choice([0, 1, 4], size=90)
+    candidate = rng.dirichlet(np.ones(5), size=len(y))
+    champion = rng.dirichlet(np.ones(5), size=len(y))
+    result = paired_bootstrap(y, candidate, champion, "roc_auc", range(5), 200, 0, 0.95)
+    assert result.samples == 200
+    assert result.ci_low <= result.delta <= result.ci_high
+
+
 def test_resampled_auc_is_nan_when_a_resample_has_one_class():
     y = np.array([0, 1, 0, 1])
     proba = binary_proba(np.array([0.1, 0.8, 0.3, 0.6]))
