@@ -1,0 +1,149 @@
+"""`drift.reference`: which batches the newest ones are compared with, and its params."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from datawheel.drift_reference import choose_reference_batches, shift_period
+from datawheel.errors import ParamsError
+from datawheel.params import Drift, load_params, parse_params
+from datawheel.validate import batch_period
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = Drift(reference_batches=3)
+
+
+def months(first_year: int, last_year: int) -> list[str]:
+    return [f"raw/{y}-{m:02d}.csv" for y in range(first_year, last_year + 1) for m in range(1, 13)]
+
+
+# --- params ------------------------------------------------------------------------------
+
+
+def test_the_default_is_the_champion_and_one_year_of_seasons():
+    shipped = load_params(ROOT / "params.yaml", check_estimators=False).drift
+    assert Drift().reference == shipped.reference == "champion"
+    assert Drift().season_years == shipped.season_years == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("reference", "seasonal", r"drift\.reference: Input should be 'champion', 'recent'"),
+        ("season_years", 0, r"drift\.season_years: Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_wrong_value_names_the_key_with_exit_code_2(key, value, message):
+    data = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    data["drift"][key] = value
+    for entry in pipeline["vars"]:
+        data.update(entry)
+    with pytest.raises(ParamsError, match=message) as raised:
+        parse_params(data, check_estimators=False)
+    assert raised.value.exit_code == 2
+
+
+# --- champion and recent -----------------------------------------------------------------
+
+
+def test_champion_chooses_no_batch():
+    assert choose_reference_batches(
+        months(2024, 2025), ["raw/2025-12.csv"], "champion", SETTINGS
+    ) == (
+        [],
+        None,
+    )
+
+
+def test_recent_is_the_last_n_batches_before_the_judged_ones():
+    batches = months(2025, 2025)
+    chosen, note = choose_reference_batches(batches, batches[-2:], "recent", SETTINGS)
+    assert chosen == ["raw/2025-08.csv", "raw/2025-09.csv", "raw/2025-10.csv"] and note is None
+    every = SETTINGS.model_copy(update={"reference_batches": 0})
+    assert choose_reference_batches(batches, batches[-1:], "recent", every)[0] == batches[:-1]
+
+
+def test_recent_never_looks_past_the_judged_batch():
+    batches = months(2025, 2025)
+    chosen, _ = choose_reference_batches(batches, ["raw/2025-03.csv"], "recent", SETTINGS)
+    assert chosen == ["raw/2025-01.csv", "raw/2025-02.csv"]
+
+
+# --- season, by period type --------------------------------------------------------------
+
+
+def test_season_for_a_month_is_the_same_month_of_earlier_years():
+    batches = months(2023, 2026)[:-11]  # up to 2026-01
+    judged = ["raw/2026-01.csv"]
+    assert choose_reference_batches(batches, judged, "season", SETTINGS) == (
+        ["raw/2025-01.csv"],
+        None,
+    )
+    three = SETTINGS.model_copy(update={"season_years": 3})
+    assert choose_reference_batches(batches, judged, "season", three)[0] == [
+        "raw/2023-01.csv",
+        "raw/2024-01.csv",
+        "raw/2025-01.csv",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("judged", "earlier"),
+    [
+        ("2025-03-14", "2024-03-14"),
+        ("2024-02-29", "2023-02-28"),  # a leap day: the 28th of a common year
+        ("2026-W10", "2025-W10"),  # the ISO week with the same number
+        ("2021-W01", "2020-W01"),  # ISO years: 2020-W01 starts on 30 December 2019
+        ("2027-Q3", "2026-Q3"),
+        ("2026", "2025"),
+    ],
+)
+def test_season_shifts_each_period_type_by_whole_years(judged, earlier):
+    start, end = batch_period(judged)
+    assert shift_period((start, end), 1) == batch_period(earlier)
+    batches = [f"d/{earlier}.csv", f"d/{judged}.csv"]
+    assert choose_reference_batches(batches, batches[-1:], "season", SETTINGS) == (
+        batches[:1],
+        None,
+    )
+
+
+def test_week_53_becomes_week_52_in_a_year_without_one():
+    assert shift_period(batch_period("2026-W53"), 1) == batch_period("2025-W52")
+
+
+def test_finer_batches_inside_the_season_belong_to_it():
+    """A monthly batch's season may have been delivered day by day."""
+    days = [f"d/2025-03-{d:02d}.csv" for d in range(1, 32)]
+    batches = ["d/2025-02-28.csv", *days, "d/2025-04-01.csv", "d/2026-03.csv"]
+    chosen, note = choose_reference_batches(batches, ["d/2026-03.csv"], "season", SETTINGS)
+    assert chosen == days and note is None
+
+
+# --- falling back, never silently --------------------------------------------------------
+
+
+def test_the_first_year_falls_back_to_recent_with_a_note():
+    batches = months(2025, 2025)
+    chosen, note = choose_reference_batches(batches, ["raw/2025-12.csv"], "season", SETTINGS)
+    assert chosen == ["raw/2025-09.csv", "raw/2025-10.csv", "raw/2025-11.csv"]
+    assert "no batch of the same period 1 year earlier than raw/2025-12.csv" in note
+    assert "reference recent" in note
+
+
+def test_names_without_a_period_fall_back_to_recent_with_a_note():
+    batches = [f"raw/delivery-{i}.csv" for i in range(6)]
+    chosen, note = choose_reference_batches(batches, batches[-1:], "season", SETTINGS)
+    assert chosen == batches[2:5]
+    assert "raw/delivery-5.csv not named by a period" in note and "YYYY-Www" in note
+
+
+def test_a_judged_batch_without_a_season_is_named_when_others_have_one():
+    batches = ["raw/2025-01.csv", "raw/2025-12.csv", "raw/2026-01.csv", "raw/2026-02.csv"]
+    chosen, note = choose_reference_batches(batches, batches[-2:], "season", SETTINGS)
+    assert chosen == ["raw/2025-01.csv"]
+    assert "earlier than raw/2026-02.csv" in note
