@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from datawheel.drift import compare
 from datawheel.drift_reference import choose_reference_batches, shift_period
 from datawheel.errors import ParamsError
 from datawheel.params import Drift, load_params, parse_params
@@ -147,3 +150,53 @@ def test_a_judged_batch_without_a_season_is_named_when_others_have_one():
     chosen, note = choose_reference_batches(batches, batches[-2:], "season", SETTINGS)
     assert chosen == ["raw/2025-01.csv"]
     assert "earlier than raw/2026-02.csv" in note
+
+
+# --- behaviour: seasonal data ------------------------------------------------------------
+
+ROWS_PER_MONTH = 400
+NOISE = 1.0
+
+
+def monthly_weather(years: range, seed: int = 3) -> dict[str, pd.DataFrame]:
+    """Monthly batches of a temperature with a yearly sine wave (amplitude 10) plus noise."""
+    rng = np.random.default_rng(seed)
+    batches = {}
+    for year in years:
+        for month in range(1, 13):
+            season = 10.0 * np.sin(2 * np.pi * (month - 1) / 12)
+            batches[f"raw/{year}-{month:02d}.csv"] = pd.DataFrame(
+                {"temperature": rng.normal(15.0 + season, NOISE, ROWS_PER_MONTH)}
+            )
+    return batches
+
+
+def drift_of(batches: dict[str, pd.DataFrame], reference: list[str], judged: str):
+    before = pd.concat([batches[name] for name in reference], ignore_index=True)
+    result = compare(before, batches[judged], {"temperature": "numeric"}, SEASONS)
+    return result.column("temperature")
+
+
+SEASONS = Drift(reference="season", season_years=2)
+
+
+def test_a_seasonal_column_is_stable_against_its_season_and_shifted_against_history():
+    batches = monthly_weather(range(2024, 2027))
+    names = list(batches)
+    judged = names[-1]  # 2026-12
+    history = names[:-1]
+    assert drift_of(batches, history, judged).verdict == "shifted"
+    chosen, note = choose_reference_batches(names, [judged], "season", SEASONS)
+    assert chosen == ["raw/2024-12.csv", "raw/2025-12.csv"] and note is None
+    assert drift_of(batches, chosen, judged).verdict == "stable"
+
+
+def test_a_real_shift_is_still_detected_against_the_season():
+    batches = monthly_weather(range(2024, 2027))
+    names = list(batches)
+    judged = names[-1]
+    batches[judged] = batches[judged] + 5 * NOISE
+    chosen, _ = choose_reference_batches(names, [judged], "season", SEASONS)
+    temperature = drift_of(batches, chosen, judged)
+    assert temperature.verdict == "shifted"
+    assert "distribution" in temperature.reasons[0]
