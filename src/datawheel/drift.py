@@ -1,7 +1,9 @@
 """Distribution shift between two populations of rows, with effect sizes that hold at scale.
 
 Used by `diff` and `report` (BASE's reference rows against the rows a change adds) and by
-`datawheel drift` (the newest batches against the champion's training rows).
+`datawheel drift` (the newest batches against the reference `drift.reference` names: the
+champion's training rows, the recent batches or the same season earlier, see
+`datawheel.drift_reference`).
 
 Per column:
 - numeric (contract int, float; datetime as seconds): two-sample Kolmogorov-Smirnov test;
