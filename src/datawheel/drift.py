@@ -37,13 +37,16 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from datawheel.errors import DatawheelError
-from datawheel.params import Contract, Drift, ReferenceKind
+from datawheel.params import Contract, Drift, Params, ReferenceKind
+
+if TYPE_CHECKING:
+    from datawheel.revisions import LoadedBatch, Project, Revision, TrackedFile
 
 Kind = Literal["numeric", "categorical"]
 Verdict = Literal["shifted", "stable", "not_tested"]
@@ -732,7 +735,9 @@ def monitor(
         )
 
 
-def _champion_reference(project, at, params, current_md5s: set[str]):
+def _champion_reference(
+    project: Project, at: Revision, params: Params, current_md5s: set[str]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The champion's training rows (or `at`'s own without a champion) and their record."""
     from datawheel.revisions import RevisionError
 
@@ -765,7 +770,9 @@ def _champion_reference(project, at, params, current_md5s: set[str]):
     return rows, described
 
 
-def _batch_reference(at, params, batches, last: int, settings: Drift):
+def _batch_reference(
+    at: Revision, params: Params, batches: list[TrackedFile], last: int, settings: Drift
+) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Raw batches at `at` as the reference: `choose_reference_batches` over the accepted ones.
 
     Accepted, as validate's history counts them: not a copy (same md5) of an earlier batch
@@ -800,7 +807,7 @@ def _batch_reference(at, params, batches, last: int, settings: Drift):
         first_of_md5.setdefault(f.md5, f.path)
     kind = settings.reference
     paths = [f.path for f in batches]
-    loaded = {}
+    loaded: dict[str, LoadedBatch] = {}
     while True:
         candidates = [p for p in paths if p not in left_out]
         chosen, note = choose_reference_batches(candidates, judged, kind, settings)

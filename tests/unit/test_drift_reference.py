@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from datawheel.drift import compare
+from datawheel.drift import _batch_reference, compare
 from datawheel.drift_reference import choose_reference_batches, shift_period
 from datawheel.errors import ParamsError
 from datawheel.params import Drift, load_params, parse_params
+from datawheel.revisions import RevisionError, TrackedFile
+from datawheel.simulate import csv_text, simulate_day
 from datawheel.validate import batch_period
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,3 +204,56 @@ def test_a_real_shift_is_still_detected_against_the_season():
     temperature = drift_of(batches, chosen, judged)
     assert temperature.verdict == "shifted"
     assert "distribution" in temperature.reasons[0]
+
+
+# --- which batches are accepted (the monitor's side, on a stand-in revision) -------------
+
+
+class StoredRevision:
+    """What `_batch_reference` reads from a revision: tracked bytes and validation.json."""
+
+    short = "0123abcd"
+    commit = "0123abcd" * 5
+
+    def __init__(self, files: dict[str, bytes], validation: dict):
+        self.files, self.validation = files, validation
+
+    def read_tracked(self, item: TrackedFile) -> bytes:
+        return self.files[item.path]
+
+    def read_json(self, path: str, default=None, worktree: bool = False):
+        return self.validation if path.endswith("/validation.json") else default
+
+
+def test_copies_failed_and_contract_breaking_batches_are_not_in_the_reference():
+    params = load_params(ROOT / "params.yaml", check_estimators=False)
+    names = [f"data/raw/2026-01-{d:02d}.csv" for d in range(1, 11)]
+    files = {
+        name: csv_text(simulate_day(dt.date(2026, 1, d), 120, d)).encode("utf-8")
+        for d, name in enumerate(names, start=1)
+    }
+    files[names[6]] = files[names[1]]  # day 7 is a copy of day 2
+    broken = simulate_day(dt.date(2026, 1, 9), 120, 9).drop(columns=["monthly_charges"])
+    files[names[8]] = csv_text(broken).encode("utf-8")  # day 9 breaks the contract
+    md5 = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
+    failed = {"batch": names[7], "md5": md5[names[7]], "status": "failed"}  # day 8
+    revision = StoredRevision(files, {"batches": [failed]})
+    batches = [TrackedFile(name, md5[name]) for name in names]
+
+    recent = SETTINGS.model_copy(update={"reference": "recent"})
+    rows, described, notes = _batch_reference(revision, params, batches, 1, recent)
+    assert described["batches"] == names[3:6]  # days 4-6: the 3 accepted before day 10
+    assert described["kind"] == described["requested"] == "recent"
+    assert sorted(rows["batch"].unique()) == names[3:6]
+    assert [note.split(" is left out of the reference: ")[0] for note in notes] == names[6:9]
+    assert "a copy of data/raw/2026-01-02.csv" in notes[0]
+    assert "failed validation" in notes[1] and "breaks the contract" in notes[2]
+
+
+def test_no_accepted_batch_before_is_an_error_naming_the_batch():
+    params = load_params(ROOT / "params.yaml", check_estimators=False)
+    data = csv_text(simulate_day(dt.date(2026, 1, 1), 120, 1)).encode("utf-8")
+    only = TrackedFile("data/raw/2026-01-01.csv", hashlib.md5(data).hexdigest())
+    revision = StoredRevision({only.path: data}, {})
+    with pytest.raises(RevisionError, match=r"no accepted batch before data/raw/2026-01-01.csv"):
+        _batch_reference(revision, params, [only], 1, SEASONS)
