@@ -185,6 +185,11 @@ class Gate(_Frozen):
     staging: Staging = Field(default_factory=Staging)
 
 
+ReferenceKind = Literal["champion", "recent", "season"]
+"""`drift.reference`: the champion's training rows, the batches just before, or the same
+calendar period in earlier years."""
+
+
 class Drift(_Frozen):
     """Distribution-shift tests: a column is shifted only when significant AND large enough."""
 
@@ -198,6 +203,9 @@ class Drift(_Frozen):
     max_rows_per_side: int = Field(default=200_000, ge=100)
     bins: int = Field(default=10, ge=2)
     reference_batches: int = Field(default=7, ge=0)
+    # `datawheel drift` only: what the newest batches are compared with (datawheel.drift).
+    reference: ReferenceKind = "champion"
+    season_years: int = Field(default=1, ge=1)
     seed: int = 0
 
 

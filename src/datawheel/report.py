@@ -1343,6 +1343,7 @@ def render_drift_markdown(result: Any, limit: int = LIMIT) -> str:
             f"## {icon} Drift at `{result.commit[:8]}`: {verdict}",
             "",
             "Newest batches: " + _names(result.current_batches, max(cap, 3)) + ".",
+            _reference_line(result.reference, max(cap, 3)),
         ]
         lines += _drift_lines(result.report, max(cap, 1), title="### Columns")
         lines += [""] + [f"> {_cell(n)}" for n in result.notes]
@@ -1350,6 +1351,14 @@ def render_drift_markdown(result: Any, limit: int = LIMIT) -> str:
         if _length(text) <= limit:
             return text
     return truncate(text, limit)
+
+
+def _reference_line(reference: dict[str, Any], cap: int) -> str:
+    """Which reference the drift check used (`drift.reference`) and its batches."""
+    line = f"Reference (`{reference.get('kind', 'champion')}`): {reference['description']}"
+    if reference.get("batches"):
+        line += "; batches " + _names(reference["batches"], cap)
+    return line + "."
 
 
 def write_drift_outputs(result: Any, out_dir: str | Path, limit: int = LIMIT) -> list[Path]:

@@ -321,6 +321,49 @@ def test_the_markdown_of_a_large_change_stays_under_the_limit(history: History):
     assert "report.json" in small
 
 
+def days(first: int, last: int) -> list[str]:
+    return [f"data/raw/2026-01-{d:02d}.csv" for d in range(first, last + 1)]
+
+
+def test_drift_against_recent_batches_and_a_season_that_falls_back(history: History, tmp_path):
+    c, root = history.commits, history.project.root
+    drifted = run_cli("drift", "--rev", c["drift"], "--reference", "recent", "--json", cwd=root)
+    assert drifted.returncode == 7, drifted.stderr
+    result = json.loads(drifted.stdout)
+    assert result["reference"]["kind"] == result["reference"]["requested"] == "recent"
+    assert result["reference"]["batches"] == days(5, 11)  # drift.reference_batches: 7
+    assert result["reference"]["rows"] == sum(data_rows(root / name) for name in days(5, 11))
+    assert "monthly_charges" in result["shifted"] and result["settings"]["reference"] == "recent"
+
+    # daily files of one January: no batch a year earlier, so `season` says it used `recent`
+    out = tmp_path / "season"
+    ordinary = run_cli(
+        "drift", "--rev", c["ordinary"], "--reference", "season", "--json", "--out", str(out),
+        cwd=root,
+    )  # fmt: skip
+    assert ordinary.returncode == 0, ordinary.stderr
+    result = json.loads(ordinary.stdout)
+    assert (result["reference"]["kind"], result["reference"]["requested"]) == ("recent", "season")
+    assert result["reference"]["batches"] == days(4, 10) and result["shifted"] == []
+    (note,) = result["notes"]
+    assert "no batch of the same period 1 year earlier than data/raw/2026-01-11.csv" in note
+    markdown = (out / "drift.md").read_text(encoding="utf-8")
+    assert "Reference (`recent`): the 7 accepted batch(es) before the newest" in markdown
+    assert "`data/raw/2026-01-10.csv`" in markdown and "reference recent" in markdown
+
+    # a batch that breaks the contract is not accepted: the 7 before day 14 skip day 13
+    terminal = run_cli("drift", "--rev", c["edit"], "--reference", "recent", cwd=root)
+    assert terminal.returncode in (0, 7), terminal.stderr
+    assert "reference (recent): the 7 accepted batch(es)" in terminal.stdout
+    assert "data/raw/2026-01-13.csv is left out of the reference: breaks the" in terminal.stdout
+    assert "data/raw/2026-01-06.csv, data/raw/2026-01-07.csv" in terminal.stdout
+
+
+def test_a_wrong_reference_is_a_usage_error(history: History):
+    wrong = run_cli("drift", "--reference", "yearly", cwd=history.project.root)
+    assert wrong.returncode == 2 and "--reference" in wrong.stderr
+
+
 def write_champion(project: Project, version: str) -> None:
     card = read_json(project.root / "models/card.json")
     write_json(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -70,27 +70,45 @@ def drift(
         int, typer.Option("--last", help="How many of the newest batches (days) to check.")
     ] = 1,
     rev: Annotated[str, typer.Option("--rev", help="The revision to check.")] = "HEAD",
+    reference: Annotated[
+        Literal["champion", "recent", "season"] | None,
+        typer.Option(
+            "--reference",
+            help="Compare with the champion's training rows, the recent batches or the same "
+            "period in earlier years (default: params.yaml drift.reference).",
+        ),
+    ] = None,
     repo: RepoOption = Path("."),
     as_json: JsonOption = False,
     out: OutOption = None,
     limit: LimitOption = 65_536,
 ) -> None:
-    """Newest batch(es) vs the champion's training rows; exit code 7 when a column shifted.
+    """Newest batch(es) vs a reference (drift.reference); exit code 7 when a column shifted.
 
-    Without a champion the reference is the curated train set of the revision itself.
+    `champion` (the default): the champion's training rows, or without a champion the
+    curated train set of the revision itself; `recent`: the drift.reference_batches batches
+    before; `season`: the same period 1..drift.season_years years earlier.
     """
     from datawheel.drift import DriftDetected, monitor
     from datawheel.fileio import to_json
     from datawheel.report import json_safe, write_drift_outputs
 
-    result = monitor(repo, rev, last)
+    result = monitor(repo, rev, last, reference=reference)
     console = Console()
     if as_json:
         sys.stdout.write(to_json(json_safe(result.to_dict())))
     else:
+        used = result.reference
         console.print(
-            f"reference: {result.reference['description']}, {result.reference['rows']:,} rows"
+            f"reference ({used['kind']}): {used['description']}, {used['rows']:,} rows",
+            highlight=False,
         )
+        names = used.get("batches") or []
+        more = f" and {len(names) - MAX_ROWS} more" if len(names) > MAX_ROWS else ""
+        if names:
+            console.print(
+                f"reference batches: {', '.join(names[:MAX_ROWS])}{more}", highlight=False
+            )
         console.print(f"current: {', '.join(result.current_batches)}")
         console.print(_drift_table(result.report))
         for note in result.notes:
