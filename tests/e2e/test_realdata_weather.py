@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from vega_datasets import local_data
 
 from tests.e2e.realdata import Dataset, check_scenario, play
 
-vega = pytest.importorskip("vega_datasets", reason="vega_datasets is a dev dependency")
-
 
 def seattle_weather() -> pd.DataFrame:
-    table = vega.local_data.seattle_weather()
+    table = local_data.seattle_weather()
     table["date"] = pd.to_datetime(table["date"]).dt.tz_localize("UTC")
     return table.sort_values("date", kind="stable").reset_index(drop=True)
 
@@ -45,6 +44,10 @@ WEATHER = Dataset(
         # 700 noisy rows: boosting overfits and loses to the prior on log loss; the linear
         # model is the one a data scientist picks for this table.
         ("model", "estimator"): "logistic_regression",
+        # a month is judged against the same month a year earlier, not two years of history;
+        # a month holds about 30 rows, so columns are tested from 25
+        ("drift", "reference"): "season",
+        ("drift", "min_rows"): 25,
     },
     ranges={
         "precipitation": (0.0, 200.0),
@@ -64,6 +67,23 @@ def test_weather_end_to_end(played):
     check_scenario(WEATHER, played)
 
 
-def test_weather_metrics_name_the_classes(played):
-    assert played.batches[0][0] == "2012-01"
+def test_weather_batches_are_months_and_drift_compares_a_season(played):
+    assert played.batches[0][0] == "2012-01" and len(played.batches[0]) == 36
     assert played.batches[1] == ["2015-01", "2015-02"]
+    reference = played.drift["reference"]
+    assert reference["kind"] == "season", reference
+    assert reference["batches"] == ["data/raw/2014-02.csv"], reference
+    assert played.drift["current_batches"] == ["data/raw/2015-02.csv"]
+    # every column was tested on a month against a month: none skipped for size
+    assert {
+        c["column"]: c["verdict"] != "not_tested" for c in played.drift["columns"]
+    } == dict.fromkeys(["precipitation", "temp_max", "temp_min", "wind", "weather"], True)
+
+
+def test_weather_metrics_list_the_classes_a_holdout_lacks(played):
+    # the hold-out (Dec-Feb) has no snow or drizzle rows in the weather record's labels:
+    # the metrics average over the classes present and name the absent ones
+    holdout = played.metrics["holdout"]
+    absent = set(holdout["classes_absent"].split())
+    assert absent and absent <= {"drizzle", "fog", "rain", "snow", "sun"}
+    assert all(v is not None for v in played.metrics["candidate"].values())
