@@ -1,0 +1,92 @@
+"""contract.task regression through the stages' library code: curate skips the label-issue
+search, scoring and the gate on the built-in stream, the plots, drift on the target."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from datawheel.params import parse_params
+
+from .test_regression import _contract, regression_params
+
+
+def test_drift_tests_a_regression_target_as_a_numeric_column():
+    from datawheel.drift import column_kinds
+
+    assert column_kinds(_contract()) == {"x": "numeric", "group": "categorical", "y": "numeric"}
+
+
+def test_plots_records_of_predictions(tmp_path):
+    from datawheel.plots import regression_curve_data, write_regression_plots
+
+    curves = regression_curve_data([1.0, 2.0], [1.5, 1.0])
+    assert curves["predicted_vs_actual"] == [
+        {"actual": 1.0, "predicted": 1.5},
+        {"actual": 2.0, "predicted": 1.0},
+    ]
+    assert curves["residuals"][0] == {"predicted": 1.5, "residual": -0.5}
+    written = write_regression_plots(curves, tmp_path, png_dir=tmp_path / "png")
+    assert sorted(p.name for p in written) == [
+        "predicted_vs_actual.csv",
+        "predicted_vs_actual.png",
+        "residuals.csv",
+        "residuals.png",
+    ]
+    assert (tmp_path / "residuals.csv").read_text() == ("predicted,residual\n1.5,-0.5\n1.0,1.0\n")
+
+
+# --- the evaluate stage's scoring, on the built-in stream with a numeric target ---------
+
+
+def test_curate_and_scoring_on_a_numeric_target(tmp_path):
+    from datawheel.curate import curate
+    from datawheel.ingest import read_batch, with_provenance
+    from datawheel.modelio import save_model
+    from datawheel.scoring import evaluate_candidate
+    from datawheel.simulate import simulate_day
+    from datawheel.train import fit_model
+
+    params = parse_params(regression_params(bootstrap_samples=100, min_segment_rows=10))
+    frames = []
+    for i in range(10):
+        day = dt.date(2026, 2, 1) + dt.timedelta(days=i)
+        csv = simulate_day(day, 80, 4).to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        typed, lines = read_batch(csv.encode(), f"{day}.csv", params.contract)
+        frames.append(with_provenance(typed, f"data/raw/{day}.csv", f"md5-{i}", lines))
+    train, holdout, report = curate(pd.concat(frames, ignore_index=True), set(), params)
+    assert "contract.task is regression" in report.label_search["skipped"]
+    assert report.counts["label_issues_flagged"] == 0
+
+    model = fit_model(train, params.contract, params.model)
+    path = tmp_path / params.paths.model
+    path.parent.mkdir(parents=True)
+    md5 = save_model(model, path)
+    result = evaluate_candidate(
+        params, train, holdout, {"model": {"md5": md5}}, {"passed": True}, root=tmp_path
+    )
+    assert (
+        set(result.metrics["candidate"])
+        == set(result.metrics["baseline"])
+        == {
+            "mae",
+            "rmse",
+            "r2",
+        }
+    )
+    assert result.metrics["candidate"]["rmse"] < result.metrics["baseline"]["rmse"]
+    assert result.decision.primary_metric == "rmse" and result.decision.promoted
+    assert {"segment", "rows", "target_mean", "rmse"} <= set(result.segments["candidate"][0])
+    assert len(result.curves["residuals"]) == len(holdout)
+    result.write_plots(tmp_path / "plots")
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "png",
+        "predicted_vs_actual.csv",
+        "residuals.csv",
+    ]
+    assert sorted(p.name for p in (tmp_path / "plots/png").iterdir()) == [
+        "predicted_vs_actual.png",
+        "residuals.png",
+        "segments.png",
+    ]
