@@ -90,3 +90,23 @@ def test_curate_and_scoring_on_a_numeric_target(tmp_path):
         "residuals.png",
         "segments.png",
     ]
+
+
+def test_metric_tables_show_the_task_s_metrics():
+    from rich.console import Console
+
+    from datawheel.render import metrics_table, task_metrics
+    from datawheel.summary import _metrics_section
+
+    regression = {
+        "candidate": {"mae": 40.1, "rmse": 52.0, "r2": 0.45},
+        "baseline": {"mae": 60.0, "rmse": 75.0, "r2": -0.01},
+    }
+    assert task_metrics(list(regression.values())) == ["rmse", "mae", "r2"]
+    assert task_metrics([{"roc_auc": None}])[0] == "roc_auc"
+    console = Console(width=120, record=True)
+    console.print(metrics_table(regression))
+    shown = console.export_text()
+    assert "rmse" in shown and "52.0000" in shown and "roc_auc" not in shown
+    section = _metrics_section(regression, {"primary_metric": "rmse"})
+    assert "| **rmse** (primary) | 52.0000 | 75.0000 |" in section
