@@ -82,6 +82,7 @@ class _Scorer:
 
 
 def _scorer(params: Params, train: pd.DataFrame, holdout: pd.DataFrame) -> _Scorer:
+    """The scorer of contract.task for this hold-out, its naive baseline from `train`."""
     from datawheel.plots import curve_data, regression_curve_data
 
     contract, gate = params.contract, params.gate
