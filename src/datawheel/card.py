@@ -38,7 +38,10 @@ def model_card(params: Params, model_md5: str, train: pd.DataFrame, curation: di
             "path": paths.model,
             "md5": model_md5,
             "estimator": params.model.estimator,
-            "classes": [str(c) for c in params.contract.classes],
+            "task": params.contract.task,
+            "classes": None
+            if params.contract.classes is None
+            else [str(c) for c in params.contract.classes],
         },
         # curate's settings come from curation.json, which curate wrote with them: the
         # train stage depends on params.yaml's contract and model only (dvc.yaml).

@@ -20,6 +20,11 @@ from datawheel.train import build_pipeline, encode_target, feature_frame, ordere
 
 SAMPLE = 10
 
+_REGRESSION_SKIP = (
+    "contract.task is regression: confident learning finds mislabelled classes from "
+    "predicted class probabilities, and a numeric target has neither"
+)
+
 
 @dataclass
 class CurationReport:
@@ -240,7 +245,9 @@ def curate(
 
     flagged: list[dict] = []
     label_search: dict = {"skipped": "label_issues.enabled is false"}
-    if params.label_issues.enabled:
+    if params.label_issues.enabled and contract.is_regression:
+        label_search = {"skipped": _REGRESSION_SKIP}
+    elif params.label_issues.enabled:
         train = train.sort_values("row_id", kind="stable")
         label_search = searchable_classes(train, contract, params.label_issues.folds)
     if "skipped" not in label_search:

@@ -459,8 +459,8 @@ def column_kinds(contract: Contract, include_label: bool = True) -> dict[str, Ki
     kinds: dict[str, Kind] = {}
     for name in contract.feature_columns:
         kinds[name] = "numeric" if contract.columns[name].type in NUMERIC_TYPES else "categorical"
-    if include_label:
-        kinds[contract.target] = "categorical"
+    if include_label:  # a regression target is a number: tested as a numeric column
+        kinds[contract.target] = "numeric" if contract.is_regression else "categorical"
     return kinds
 
 
@@ -468,7 +468,7 @@ def _decide(result: ColumnDrift, settings: Drift) -> None:
     alpha = settings.alpha
     reasons: list[str] = []
     if result.q_value is not None and result.q_value < alpha:
-        if result.role == "label":
+        if result.role == "label" and result.kind == "categorical":
             if (result.max_share_delta or 0.0) >= settings.label_threshold:
                 reasons.append(
                     f"label balance: a class's share moved by {result.max_share_delta:.3f} "

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
 
 if TYPE_CHECKING:
-    from datawheel.params import Model
+    from datawheel.params import Model, Task
 
 ESTIMATORS = {
-    "logistic_regression": LogisticRegression,
-    "hist_gradient_boosting": HistGradientBoostingClassifier,
+    "classification": {
+        "logistic_regression": LogisticRegression,
+        "hist_gradient_boosting": HistGradientBoostingClassifier,
+    },
+    "regression": {
+        "ridge": Ridge,
+        "hist_gradient_boosting": HistGradientBoostingRegressor,
+    },
 }
-"""params.yaml's estimator names and the scikit-learn classes their settings are passed to."""
+"""Per contract.task, params.yaml's estimator names and the scikit-learn classes their
+settings are passed to: `hist_gradient_boosting` is the classifier or the regressor."""
+
+LINEAR = ("logistic_regression", "ridge")
+"""Estimators whose numeric inputs are standardised first."""
 
 
-def build_estimator(model: Model):
-    """The unfitted estimator `model.estimator` names, with its settings and seed."""
-    return ESTIMATORS[model.estimator](random_state=model.seed, **model.estimator_params)
+def build_estimator(model: Model, task: Task = "classification"):
+    """The unfitted estimator `model.estimator` names for `task`, with its settings and seed."""
+    return ESTIMATORS[task][model.estimator](random_state=model.seed, **model.estimator_params)

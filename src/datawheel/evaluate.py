@@ -1,8 +1,10 @@
 """Hold-out metrics, per-segment metrics, the naive baseline and the paired bootstrap.
 
-Pure functions over arrays: labels, an (n, k) probability matrix whose columns follow
-`classes`, and nothing read from or written to disk. For a binary target the caller orders
-`classes` so that the positive class is last (see `datawheel.train.ordered_classes`).
+Pure functions over arrays, nothing read from or written to disk. Classification: labels
+and an (n, k) probability matrix whose columns follow `classes`; for a binary target the
+caller orders `classes` so that the positive class is last (see
+`datawheel.train.ordered_classes`). Regression: numeric targets and one prediction per row.
+Each metric's direction is in the one table `datawheel.params.METRIC_SPECS`.
 """
 
 from __future__ import annotations
@@ -22,16 +24,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier")
+from datawheel.params import METRIC_SPECS, metrics_of
+
+METRICS = tuple(metrics_of("classification"))
+REGRESSION_METRICS = tuple(metrics_of("regression"))
 
 HIGHER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "roc_auc": True,
-    "log_loss": False,
-    "brier": False,
+    name: spec.higher_is_better for name, spec in METRIC_SPECS.items()
 }
 
 # Resamples are drawn and scored in blocks of about this many (resample, row) cells, which
@@ -181,6 +180,110 @@ def prior_proba(y_train: Sequence | np.ndarray, classes: Sequence, n: int) -> np
         raise ValueError("cannot build a baseline from an empty training set")
     frequencies = np.bincount(codes, minlength=len(classes)) / len(codes)
     return np.tile(frequencies, (n, 1))
+
+
+# --- regression ---------------------------------------------------------------------
+
+
+def _check_values(values: Sequence | np.ndarray, what: str, rows: int | None = None) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or (rows is not None and len(array) != rows):
+        raise ValueError(f"{what} have shape {array.shape}; expected ({rows},): one per row")
+    if len(array) == 0:
+        raise ValueError("cannot score an empty hold-out")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} hold a missing or infinite value")
+    return array
+
+
+def regression_metrics(
+    y_true: Sequence | np.ndarray, predicted: Sequence | np.ndarray
+) -> dict[str, float]:
+    """MAE, RMSE and R² of one model's predictions.
+
+    R² is 1 − SSE/SST, NaN when the targets are all equal (SST = 0: nothing to explain),
+    as in the bootstrap; scikit-learn would report 0 or 1 there instead.
+    """
+    y = _check_values(y_true, "targets")
+    error = _check_values(predicted, "predictions", len(y)) - y
+    spread = float(np.mean((y - y.mean()) ** 2))
+    mse = float(np.mean(error**2))
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": math.sqrt(mse),
+        "r2": 1.0 - mse / spread if spread > 0 else float("nan"),
+    }
+
+
+def naive_regression_metrics(
+    y_true: Sequence | np.ndarray, y_train: Sequence | np.ndarray
+) -> dict[str, float]:
+    """The naive baseline for each error: the training median for MAE (the constant with
+    the least absolute error), the training mean for RMSE and R² (least squared error)."""
+    train = _check_values(y_train, "training targets")
+    y = _check_values(y_true, "targets")
+    median = np.full(len(y), float(np.median(train)))
+    mean = np.full(len(y), float(np.mean(train)))
+    by_mean = regression_metrics(y, mean)
+    return {
+        "mae": regression_metrics(y, median)["mae"],
+        "rmse": by_mean["rmse"],
+        "r2": by_mean["r2"],
+    }
+
+
+def regression_segment_metrics(
+    y_true: Sequence | np.ndarray,
+    predicted: Sequence | np.ndarray,
+    segments: Sequence | np.ndarray,
+    metrics: Sequence[str] = REGRESSION_METRICS,
+) -> list[dict[str, Any]]:
+    """Regression metrics per segment value, sorted by segment name: segment (as text; a
+    missing value is "(missing)"), rows, the mean target, then the metric values."""
+    unknown = sorted(set(metrics) - set(REGRESSION_METRICS))
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(REGRESSION_METRICS)}")
+    y = _check_values(y_true, "targets")
+    predicted = _check_values(predicted, "predictions", len(y))
+    series = pd.Series(np.asarray(segments, dtype=object))
+    if len(series) != len(y):
+        raise ValueError(f"{len(series)} segment values for {len(y)} hold-out rows")
+    names = series.astype(str).where(series.notna(), "(missing)").to_numpy()
+    results = []
+    for name in sorted(set(names)):
+        mask = names == name
+        values = regression_metrics(y[mask], predicted[mask])
+        entry: dict[str, Any] = {
+            "segment": str(name),
+            "rows": int(mask.sum()),
+            "target_mean": float(y[mask].mean()),
+        }
+        entry.update({metric: values[metric] for metric in metrics})
+        results.append(entry)
+    return results
+
+
+def _resampled_regression(
+    y: np.ndarray, predicted: np.ndarray, metric: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A regression metric per resample, from a (resamples, m) matrix of row indices."""
+    error = predicted - y
+    if metric == "mae":
+        absolute = np.abs(error)
+        return lambda rows: absolute[rows].mean(axis=1)
+    squared = error**2
+    if metric == "rmse":
+        return lambda rows: np.sqrt(squared[rows].mean(axis=1))
+
+    def r2(rows: np.ndarray) -> np.ndarray:
+        drawn = y[rows]
+        spread = drawn.var(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = 1.0 - squared[rows].mean(axis=1) / spread
+        value[spread <= 0] = np.nan
+        return value
+
+    return r2
 
 
 # --- metrics over resamples: the engine of the bootstrap -------------------------------
@@ -344,6 +447,15 @@ class BootstrapResult:
         return json_ready(asdict(self))
 
 
+def _check_bootstrap_settings(metric: str, samples: int, confidence: float) -> None:
+    if metric not in HIGHER_IS_BETTER:
+        raise ValueError(f"unknown metric {metric!r}; choose from {list(HIGHER_IS_BETTER)}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+
+
 def paired_bootstrap(
     y_true: Sequence | np.ndarray,
     proba_candidate: np.ndarray,
@@ -360,16 +472,51 @@ def paired_bootstrap(
     interval reflects only how differently they rank the same rows. Resamples in which
     the metric is undefined (e.g. one class only, for ROC AUC) are skipped and counted.
     """
-    if metric not in HIGHER_IS_BETTER:
-        raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    if samples < 1:
-        raise ValueError(f"samples must be at least 1, got {samples}")
+    if metric in REGRESSION_METRICS:
+        raise ValueError(f"{metric} is a regression metric; use paired_bootstrap_regression")
+    _check_bootstrap_settings(metric, samples, confidence)
     codes = encode_labels(y_true, classes)
     rows = len(codes)
     candidate = _resampled_scorer(codes, _check_proba(proba_candidate, rows, classes), metric)
     champion = _resampled_scorer(codes, _check_proba(proba_champion, rows, classes), metric)
+    return _paired(candidate, champion, rows, metric, samples, seed, confidence)
+
+
+def paired_bootstrap_regression(
+    y_true: Sequence | np.ndarray,
+    predicted_candidate: Sequence | np.ndarray,
+    predicted_champion: Sequence | np.ndarray,
+    metric: str,
+    samples: int,
+    seed: int,
+    confidence: float,
+) -> BootstrapResult:
+    """The paired bootstrap of `paired_bootstrap` for a regression metric (mae, rmse, r2):
+    the same resampled rows score both models' predictions; for an error the delta is
+    champion − candidate, so positive still means the candidate is better."""
+    if metric not in REGRESSION_METRICS:
+        raise ValueError(f"{metric!r} is not a regression metric {list(REGRESSION_METRICS)}")
+    _check_bootstrap_settings(metric, samples, confidence)
+    y = _check_values(y_true, "targets")
+    candidate = _resampled_regression(
+        y, _check_values(predicted_candidate, "predictions", len(y)), metric
+    )
+    champion = _resampled_regression(
+        y, _check_values(predicted_champion, "predictions", len(y)), metric
+    )
+    return _paired(candidate, champion, len(y), metric, samples, seed, confidence)
+
+
+def _paired(
+    candidate: Callable[[np.ndarray], np.ndarray],
+    champion: Callable[[np.ndarray], np.ndarray],
+    rows: int,
+    metric: str,
+    samples: int,
+    seed: int,
+    confidence: float,
+) -> BootstrapResult:
+    """The bootstrap itself, given each model's scorer of a (resamples, m) row matrix."""
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
 
     everything = np.arange(rows)[None, :]

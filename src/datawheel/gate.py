@@ -11,6 +11,11 @@ beats the naive baseline on the primary metric and on a proper scoring rule
 (`gate.scoring_rule`), its predictions have not collapsed onto one class
 (`gate.max_predicted_class_share`, `gate.min_class_recall`), and no single batch makes up
 most of the hold-out (`gate.max_batch_share_of_holdout`).
+
+Each metric's direction comes from the metric (`datawheel.params.METRIC_SPECS`), so every
+comparison works for errors (lower is better) and scores alike. The task is the primary
+metric's: for regression the naive baseline predicts the training median (MAE) or mean
+(RMSE), there is no absolute floor, and the class-collapse guards are skipped (recorded).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Literal
 
 from datawheel.errors import ParamsError
 from datawheel.evaluate import HIGHER_IS_BETTER, BootstrapResult, json_ready
-from datawheel.params import Gate
+from datawheel.params import METRIC_SPECS, Gate
 
 # Comparisons against a tolerance allow this much floating-point noise, so that a
 # regression of exactly the tolerance (0.44 - 0.42 vs 0.02) is not refused by rounding.
@@ -166,6 +171,7 @@ def _improvement_check(bootstrap: BootstrapResult | None, gate: Gate) -> Check:
             "the hold-out may lack a class.",
             values,
         )
+    values["direction"] = METRIC_SPECS[metric].direction
     orientation = (
         "" if HIGHER_IS_BETTER[metric] else " (lower is better; positive = candidate better)"
     )
@@ -288,9 +294,13 @@ def _baseline_check(
         return Check(name, True, detail, values)
     detail = (
         f"{metric} {_fmt(new)} does not beat the naive baseline's {_fmt(naive)}, which "
-        "predicts the training class frequencies for every row."
+        f"predicts {_NAIVE.get(metric, 'the training class frequencies')} for every row."
     )
     return Check(name, False, detail, values)
+
+
+# What the naive baseline predicts for each regression metric (evaluate.naive_regression_metrics).
+_NAIVE = {"mae": "the training median", "rmse": "the training mean", "r2": "the training mean"}
 
 
 def _scoring_rule_check(candidate: dict, baseline: dict, rule: str) -> Check:
@@ -298,10 +308,13 @@ def _scoring_rule_check(candidate: dict, baseline: dict, rule: str) -> Check:
     check = _baseline_check(candidate, baseline, rule, name=f"beats_baseline:{rule}")
     if check.passed:
         return check
-    detail = (
-        f"{check.detail} On the proper scoring rule {rule} the candidate's probabilities "
-        "are no better than the prior's, whatever its ranking metrics say."
-    )
+    if METRIC_SPECS[rule].task == "regression":
+        detail = f"{check.detail} On the error {rule} too it must beat the naive baseline."
+    else:
+        detail = (
+            f"{check.detail} On the proper scoring rule {rule} the candidate's probabilities "
+            "are no better than the prior's, whatever its ranking metrics say."
+        )
     return Check(check.name, False, detail, check.values)
 
 
@@ -309,9 +322,15 @@ def _share(part: float, whole: float) -> str:
     return f"{part / whole:.1%}" if whole else "undefined"
 
 
-def _collapse_check(classes: list[dict], gate: Gate) -> Check:
+def _collapse_check(classes: list[dict] | None, gate: Gate) -> Check:
     """Hold a candidate whose predicted classes collapse (argmax, as the metrics decide)."""
     name = "prediction_collapse"
+    if classes is None:
+        detail = (
+            "Skipped: gate.max_predicted_class_share and gate.min_class_recall judge "
+            "predicted classes; a regression model predicts numbers."
+        )
+        return Check(name, True, detail, {"skipped": "regression"})
     total = sum(int(c["rows"]) for c in classes)
     values: dict[str, Any] = {
         "max_predicted_class_share": gate.max_predicted_class_share,
@@ -424,7 +443,13 @@ def _holdout_share_check(holdout_batches: dict[str, int], gate: Gate) -> Check:
     return Check(name, True, detail, values)
 
 
-def _floor_check(candidate: dict, metric: str, floor: float) -> Check:
+def _floor_check(candidate: dict, metric: str, floor: float | None) -> Check:
+    if floor is None:
+        detail = (
+            "No absolute floor (gate.absolute_floor is null, as for regression): beating "
+            "the naive baseline is the bar for a first model."
+        )
+        return Check("absolute_floor", True, detail, {"skipped": "no floor", "floor": None})
     new = _value(candidate, metric)
     values = {"candidate": new, "floor": floor}
     higher = HIGHER_IS_BETTER[metric]
@@ -449,10 +474,13 @@ def _summary(
     gate: Gate,
 ) -> str:
     if champion is None or bootstrap is None:
+        floor = (
+            "" if gate.absolute_floor is None else f" and reaches the floor {gate.absolute_floor:g}"
+        )
         return (
             f"Promote: no champion yet; {metric} {_fmt(_value(candidate, metric))} beats the "
-            f"naive baseline's {_fmt(_value(baseline, metric))} and reaches the floor "
-            f"{gate.absolute_floor:g}; validation and the sanity guards hold."
+            f"naive baseline's {_fmt(_value(baseline, metric))}{floor}; validation and the "
+            "sanity guards hold."
         )
     return (
         f"Promote: {metric} {_fmt(bootstrap.candidate)} vs champion "
@@ -473,7 +501,7 @@ def decide(
     validation_passed: bool,
     gate: Gate,
     *,
-    candidate_classes: list[dict],
+    candidate_classes: list[dict] | None,
     holdout_batches: dict[str, int],
     champion_version: str | None = None,
     candidate_is_champion: bool = False,
@@ -484,7 +512,8 @@ def decide(
     `pinned`: the reason prod is pinned (champion.json `pin`), which holds every candidate;
     the other checks are still run and reported.
 
-    `candidate_classes`: the candidate's `evaluate.class_profile` on the hold-out;
+    `candidate_classes`: the candidate's `evaluate.class_profile` on the hold-out (None
+    for a regression primary metric, whose model predicts no classes);
     `holdout_batches`: hold-out rows per raw batch. Both feed sanity guards, which are
     required arguments so that no caller can skip them.
     `candidate_is_champion`: the candidate's model bytes are the champion's (the state
@@ -492,6 +521,11 @@ def decide(
     """
     _check_metric_names(gate)
     metric = gate.primary_metric
+    regression = METRIC_SPECS[metric].task == "regression"
+    if (candidate_classes is None) != regression:
+        raise ValueError(
+            f"candidate_classes must be given exactly when {metric} is a classification metric"
+        )
     # The sanity guards, the baseline and the floor hold with or without a champion: after
     # abrupt drift a candidate can beat a broken champion and still be worse than the prior;
     # a model can rank rows well (high AUC) while predicting one class for every row.
@@ -499,7 +533,7 @@ def decide(
         _validation_check(validation_passed),
         _baseline_check(candidate, baseline, metric),
     ]
-    if gate.scoring_rule != metric:
+    if gate.scoring_rule is not None and gate.scoring_rule != metric:
         checks.append(_scoring_rule_check(candidate, baseline, gate.scoring_rule))
     checks += [
         _collapse_check(candidate_classes, gate),
@@ -542,8 +576,10 @@ def render_decision(decision: GateDecision) -> str:
     """Markdown: the verdict and its reasons, then one table row per check."""
     verdict = "PROMOTE" if decision.promoted else "HOLD"
     against = "the champion" if decision.champion is not None else "the naive baseline"
+    spec = METRIC_SPECS.get(decision.primary_metric)
+    direction = f" ({spec.direction})" if spec and not spec.higher_is_better else ""
     lines = [
-        f"**Gate: {verdict}** — {decision.primary_metric} against {against}.",
+        f"**Gate: {verdict}** — {decision.primary_metric}{direction} against {against}.",
         "",
     ]
     lines += [f"- {_cell(reason)}" for reason in decision.reasons]

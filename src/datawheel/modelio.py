@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 # Types that skops does not trust by default but that the supported pipelines
-# (ColumnTransformer + imputers/scaler/one-hot + LogisticRegression or
-# HistGradientBoostingClassifier) contain, as listed by
+# (ColumnTransformer + imputers/scaler/one-hot + LogisticRegression, Ridge or
+# HistGradientBoostingClassifier/Regressor) contain, as listed by
 # ``skops.io.get_untrusted_types`` with skops 0.16 / scikit-learn 1.9.
 # TreePredictor holds raw node indices that scikit-learn does not bounds-check,
 # so only load files whose md5 you pinned (``expected_md5``) with it trusted.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,60 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from datawheel.errors import ParamsError
 
 ColumnType = Literal["string", "category", "int", "float", "datetime", "bool"]
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What the gate needs to know of a metric: the task it scores, and its direction."""
+
+    task: Task
+    higher_is_better: bool
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+
+# The one table of metrics. Here, not in datawheel.evaluate, so that params.yaml's metric
+# names are checked without importing scikit-learn; the direction belongs to the metric,
+# never to the task (r2 is a regression metric where higher is better).
+METRIC_SPECS: dict[str, MetricSpec] = {
+    "accuracy": MetricSpec("classification", True),
+    "precision": MetricSpec("classification", True),
+    "recall": MetricSpec("classification", True),
+    "f1": MetricSpec("classification", True),
+    "roc_auc": MetricSpec("classification", True),
+    "log_loss": MetricSpec("classification", False),
+    "brier": MetricSpec("classification", False),
+    "mae": MetricSpec("regression", False),
+    "rmse": MetricSpec("regression", False),
+    "r2": MetricSpec("regression", True),
+}
+
+SCORING_RULES: dict[Task, tuple[str, ...]] = {
+    "classification": ("log_loss", "brier"),
+    "regression": ("mae", "rmse"),
+}
+"""The errors a candidate must also beat the naive baseline on (gate.scoring_rule)."""
+
+# gate.* keys whose default depends on contract.task (the Gate defaults are classification's).
+# A regression model has no absolute floor: an error in the target's units has no universal
+# bar, and a first model must beat the naive baseline (the training mean / median) instead.
+TASK_GATE_DEFAULTS: dict[Task, dict[str, Any]] = {
+    "classification": {
+        "primary_metric": "roc_auc",
+        "scoring_rule": "log_loss",
+        "absolute_floor": 0.5,
+    },
+    "regression": {"primary_metric": "rmse", "scoring_rule": None, "absolute_floor": None},
+}
+
+
+def metrics_of(task: Task) -> list[str]:
+    """The metric names of one task, in the table's order."""
+    return [name for name, spec in METRIC_SPECS.items() if spec.task == task]
+
 
 PROVENANCE_COLUMNS = ("row_id", "batch", "batch_md5", "line")
 """Added by ingest to every row: content-hash id, raw batch path, its md5, line or row number."""
@@ -33,13 +88,17 @@ class Column(_Frozen):
 
 
 class Contract(_Frozen):
-    """What a batch must look like: the columns and the roles some of them play."""
+    """What a batch must look like: the columns and the roles some of them play.
+
+    `task` says what the target is: class labels (`classes`, `positive_class`) or a number
+    (`regression`: an int or float target, and no classes)."""
 
     id_column: str
     time_column: str
     target: str
+    task: Task = "classification"
     segment: str | None = None
-    classes: tuple[int | str, ...]
+    classes: tuple[int | str, ...] | None = None
     positive_class: int | str | None = None
     columns: dict[str, Column]
     # Text a supplier writes for "no value" (`N/A`, `-`, `NULL`), read as null in every
@@ -54,9 +113,22 @@ class Contract(_Frozen):
                 raise ValueError(f"contract.{role} {name!r} is not one of contract.columns")
         if self.columns[self.time_column].type != "datetime":
             raise ValueError(f"contract.time_column {self.time_column!r} must have type datetime")
-        if len(self.classes) < 2:
+        if self.task == "regression":
+            for key in ("classes", "positive_class"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"contract.{key} must be absent or null when contract.task is "
+                        "regression: a numeric target has no classes"
+                    )
+            target_type = self.columns[self.target].type
+            if target_type not in ("int", "float"):
+                raise ValueError(
+                    f"contract.target {self.target!r} has type {target_type}; a regression "
+                    "target must have type int or float"
+                )
+        elif self.classes is None or len(self.classes) < 2:
             raise ValueError("contract.classes must list at least two classes")
-        if len(self.classes) == 2 and self.positive_class not in self.classes:
+        elif len(self.classes) == 2 and self.positive_class not in self.classes:
             raise ValueError("contract.positive_class must be one of contract.classes")
         clash = set(PROVENANCE_COLUMNS) & set(self.columns)
         if clash:
@@ -65,7 +137,11 @@ class Contract(_Frozen):
 
     @property
     def is_binary(self) -> bool:
-        return len(self.classes) == 2
+        return self.classes is not None and len(self.classes) == 2
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def feature_columns(self) -> list[str]:
@@ -120,7 +196,13 @@ class Leakage(_Frozen):
     check_entities: bool = True
 
 
-EstimatorName = Literal["logistic_regression", "hist_gradient_boosting"]
+EstimatorName = Literal["logistic_regression", "hist_gradient_boosting", "ridge"]
+
+TASK_ESTIMATORS: dict[Task, tuple[str, ...]] = {
+    "classification": ("logistic_regression", "hist_gradient_boosting"),
+    "regression": ("ridge", "hist_gradient_boosting"),
+}
+"""The estimator names each task accepts (datawheel.estimators maps them to scikit-learn)."""
 
 
 class Model(_Frozen):
@@ -128,6 +210,7 @@ class Model(_Frozen):
     seed: int = 0
     logistic_regression: dict[str, Any] = {}
     hist_gradient_boosting: dict[str, Any] = {}
+    ridge: dict[str, Any] = {}
 
     @property
     def estimator_params(self) -> dict[str, Any]:
@@ -139,7 +222,7 @@ class LabelIssues(_Frozen):
 
     enabled: bool = True
     action: Literal["flag", "drop"] = "flag"
-    estimator: EstimatorName = "logistic_regression"
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
     folds: int = Field(default=5, ge=2)
     seed: int = 0
     logistic_regression: dict[str, Any] = {}
@@ -167,6 +250,7 @@ class Staging(_Frozen):
 class Gate(_Frozen):
     """The promotion gate's settings; params.yaml `gate:` documents each one."""
 
+    # The defaults are classification's; Params fills in contract.task's (TASK_GATE_DEFAULTS).
     primary_metric: str = "roc_auc"
     min_improvement: float = 0.0
     confidence: float = Field(default=0.95, gt=0, lt=1)
@@ -175,9 +259,9 @@ class Gate(_Frozen):
     guardrails: dict[str, float] = {}
     segment_tolerance: float = Field(default=0.05, ge=0)
     min_segment_rows: int = Field(default=100, ge=1)
-    absolute_floor: float = 0.5
+    absolute_floor: float | None = 0.5  # null: no floor (regression: beat the baseline)
     # Sanity guards: applied with or without a champion; no comparison can skip them.
-    scoring_rule: Literal["log_loss", "brier"] = "log_loss"
+    scoring_rule: Literal["log_loss", "brier", "mae", "rmse"] | None = "log_loss"
     max_predicted_class_share: float = Field(default=0.99, gt=0.5, le=1)
     min_class_recall: float | None = Field(default=0.0, ge=0, lt=1)
     min_class_rows: int = Field(default=20, ge=1)
@@ -224,6 +308,56 @@ class Params(_Frozen):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_gate_defaults(cls, data: Any) -> Any:
+        """gate.* keys left out take contract.task's defaults (TASK_GATE_DEFAULTS)."""
+        if not isinstance(data, dict):
+            return data
+        contract = data.get("contract")
+        task = contract.get("task") if isinstance(contract, dict) else None
+        gate = data.get("gate", {})
+        if task not in TASK_GATE_DEFAULTS or not isinstance(gate, dict):
+            return data
+        missing = {k: v for k, v in TASK_GATE_DEFAULTS[task].items() if k not in gate}
+        return {**data, "gate": {**gate, **missing}} if missing else data
+
+    @model_validator(mode="after")
+    def _settings_fit_the_task(self) -> Params:
+        task, gate = self.contract.task, self.gate
+        known = metrics_of(task)
+        if self.model.estimator not in TASK_ESTIMATORS[task]:
+            raise ValueError(
+                f"model.estimator {self.model.estimator!r} is not a {task} estimator; "
+                f"choose from {list(TASK_ESTIMATORS[task])}"
+            )
+        if gate.primary_metric not in known:
+            raise ValueError(
+                f"gate.primary_metric {gate.primary_metric!r} is not a {task} metric; "
+                f"choose from {known}"
+            )
+        unknown = sorted(set(gate.guardrails) - set(known))
+        if unknown:
+            raise ValueError(
+                f"gate.guardrails {unknown} are not {task} metrics; choose from {known}"
+            )
+        rules = SCORING_RULES[task]
+        if gate.scoring_rule is None and task == "classification":
+            raise ValueError(f"gate.scoring_rule must be one of {list(rules)}")
+        if gate.scoring_rule is not None and gate.scoring_rule not in rules:
+            raise ValueError(
+                f"gate.scoring_rule {gate.scoring_rule!r} is not a {task} scoring rule; "
+                f"choose from {list(rules)}" + (" or null" if task == "regression" else "")
+            )
+        if task == "regression" and gate.absolute_floor is not None:
+            raise ValueError(
+                "gate.absolute_floor must be null when contract.task is regression: an error "
+                "has no absolute floor; a first model must beat the naive baseline instead"
+            )
+        if task == "classification" and gate.absolute_floor is None:
+            raise ValueError("gate.absolute_floor must be a number for classification")
+        return self
+
 
 def parse_params(
     data: dict[str, Any], source: str = "params.yaml", check_estimators: bool = True
@@ -251,15 +385,19 @@ def parse_params(
 def estimator_problems(params: Params) -> list[str]:
     """`key: problem` for each estimator setting scikit-learn would refuse, without fitting.
 
-    Every estimator block of `model:` and `label_issues:` is checked, the unused one too:
-    switching `estimator:` must not uncover an old mistake in the middle of a run.
+    Every estimator block of `model:` (those of contract.task) and `label_issues:` (a
+    classifier, whatever the task) is checked, the unused one too: switching `estimator:`
+    must not uncover an old mistake in the middle of a run.
     """
     problems = []
-    for section, owner in (("model", params.model), ("label_issues", params.label_issues.scorer)):
-        for name in EstimatorName.__args__:
+    for section, owner, task in (
+        ("model", params.model, params.contract.task),
+        ("label_issues", params.label_issues.scorer, "classification"),
+    ):
+        for name in TASK_ESTIMATORS[task]:
             chosen = owner.model_copy(update={"estimator": name})
             if name == owner.estimator or chosen.estimator_params:
-                problems += _estimator_problems(chosen, section)
+                problems += _estimator_problems(chosen, section, task)
     return problems
 
 
@@ -268,7 +406,7 @@ _SKLEARN_MESSAGE = re.compile(
 )
 
 
-def _estimator_problems(model: Model, section: str) -> list[str]:
+def _estimator_problems(model: Model, section: str, task: Task) -> list[str]:
     """Problems of `model`'s own settings block, each named `section.block.key`."""
     from sklearn.utils._param_validation import (
         InvalidParameterError,
@@ -278,7 +416,8 @@ def _estimator_problems(model: Model, section: str) -> list[str]:
     from datawheel.estimators import ESTIMATORS, build_estimator
 
     block = f"{section}.{model.estimator}"
-    known = set(ESTIMATORS[model.estimator]._get_param_names()) - {"random_state"}
+    estimator_class = ESTIMATORS[task][model.estimator]
+    known = set(estimator_class._get_param_names()) - {"random_state"}
     problems = []
     for key in model.estimator_params:
         if key == "random_state":
@@ -289,7 +428,7 @@ def _estimator_problems(model: Model, section: str) -> list[str]:
             problems.append(f"{block}.{key}: not a setting of {model.estimator}{hint}")
     if problems:
         return problems
-    estimator = build_estimator(model)
+    estimator = build_estimator(model, task)
     settings = estimator.get_params(deep=False)
     keys = {key: f"{block}.{key}" for key in model.estimator_params}
     keys["random_state"] = f"{section}.seed"

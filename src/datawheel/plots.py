@@ -303,3 +303,72 @@ def segment_bar_png(
         axes.legend(loc="lower right", fontsize="small")
     _save_png(figure, path)
     return path
+
+
+# --- regression --------------------------------------------------------------------------
+
+REGRESSION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "predicted_vs_actual": ("actual", "predicted"),
+    "residuals": ("predicted", "residual"),
+}
+"""The regression plots' CSV columns, which a regression project's dvc.yaml `plots:` names."""
+
+
+def regression_curve_data(
+    y_true: Sequence | np.ndarray, predicted: Sequence | np.ndarray
+) -> dict[str, list[dict]]:
+    """Predicted-vs-actual and residual (actual − predicted) records, one per hold-out row
+    in hold-out order, as the confusion records are: DVC's scatter template reads them."""
+    actual = np.asarray(y_true, dtype=np.float64)
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if actual.shape != predicted.shape or actual.ndim != 1:
+        raise ValueError(f"{predicted.shape} predictions for {actual.shape} targets")
+    return {
+        "predicted_vs_actual": [
+            {"actual": float(a), "predicted": float(p)}
+            for a, p in zip(actual, predicted, strict=True)
+        ],
+        "residuals": [
+            {"predicted": float(p), "residual": float(a - p)}
+            for a, p in zip(actual, predicted, strict=True)
+        ],
+    }
+
+
+def _scatter_png(path: Path, records: list[dict], x: str, y: str, title: str) -> None:
+    figure = _new_figure()
+    axes = figure.add_subplot()
+    xs, ys = [r[x] for r in records], [r[y] for r in records]
+    axes.scatter(xs, ys, s=10, alpha=0.6)
+    if records and y == "residual":
+        axes.axhline(0.0, linestyle="--", color="grey", linewidth=1)
+    elif records:  # the line of perfect predictions
+        low, high = min(min(xs), min(ys)), max(max(xs), max(ys))
+        axes.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1)
+    axes.set_xlabel(x)
+    axes.set_ylabel(y if y != "residual" else "residual (actual - predicted)")
+    axes.set_title(title)
+    _save_png(figure, path)
+
+
+def write_regression_plots(
+    curves: dict[str, list[dict]], out_dir: str | Path, png_dir: str | Path | None = None
+) -> list[Path]:
+    """Write predicted_vs_actual.csv and residuals.csv into out_dir and their PNGs into
+    png_dir (default out_dir): a regression run writes these instead of write_plots' four."""
+    out_dir = Path(out_dir)
+    png_dir = out_dir if png_dir is None else Path(png_dir)
+    titles = {
+        "predicted_vs_actual": "Predicted vs actual (hold-out)",
+        "residuals": "Residuals (hold-out)",
+    }
+    written = []
+    for name, columns in REGRESSION_COLUMNS.items():
+        records = curves.get(name, [])
+        path = out_dir / f"{name}.csv"
+        _write_csv(path, list(columns), records)
+        written.append(path)
+        png = png_dir / f"{name}.png"
+        _scatter_png(png, records, columns[0], columns[1], titles[name])
+        written.append(png)
+    return written

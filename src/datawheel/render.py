@@ -4,7 +4,34 @@ from __future__ import annotations
 
 from rich.table import Table
 
-METRIC_ORDER = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
+from datawheel.params import METRIC_SPECS
+
+METRIC_ORDER = (
+    "roc_auc",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "log_loss",
+    "brier",
+    "rmse",
+    "mae",
+    "r2",
+)
+"""Every metric of datawheel.params.METRIC_SPECS, in the order tables show them."""
+
+
+def task_metrics(groups: list[dict]) -> list[str]:
+    """The rows of a metrics table: the regression metrics when the groups hold any of them
+    (a regression project's metrics.json), else the classification ones, all of them."""
+    regression = any(
+        METRIC_SPECS[name].task == "regression"
+        for group in groups
+        for name in group or {}
+        if name in METRIC_SPECS
+    )
+    task = "regression" if regression else "classification"
+    return [name for name in METRIC_ORDER if METRIC_SPECS[name].task == task]
 
 
 def _fmt(value) -> str:
@@ -23,7 +50,7 @@ def metrics_table(metrics: dict, champion_version: str | None = None) -> Table:
         if model == "champion" and champion_version:
             label = f"champion {champion_version}"
         table.add_column(label, justify="right")
-    for metric in METRIC_ORDER:
+    for metric in task_metrics([metrics[m] for m in models]):
         table.add_row(metric, *(_fmt(metrics[m].get(metric)) for m in models))
     return table
 

@@ -41,6 +41,7 @@ from datawheel.diff import DataDiff, compare_revisions
 from datawheel.drift import ColumnDrift, ColumnSummary, DriftReport, plot_shifted
 from datawheel.fileio import to_json, write_text
 from datawheel.params import Model, dvc_vars
+from datawheel.render import task_metrics
 from datawheel.revisions import LoadedBatch, Project, Revision, TrackedFile
 from datawheel.validate import (
     INGEST_SUITE,
@@ -1071,9 +1072,6 @@ def _test_lines(tests: DataTests, cap: int) -> list[str]:
     return lines
 
 
-_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier")
-
-
 def _gate_markdown(gate: dict[str, Any]) -> list[str]:
     from datawheel.gate import GateDecision, render_gate_json
 
@@ -1102,7 +1100,8 @@ def _model_lines(model: ModelImpact, cap: int) -> list[str]:
     if model.base_candidate:
         headers.append("Candidate at BASE")
     rows = []
-    for metric in _METRICS:
+    groups = [metrics.get(key) or {} for key, _ in columns] + [model.base_candidate or {}]
+    for metric in task_metrics(groups):
         row: list[Any] = [_Md(f"**{metric}**" if metric == model.primary_metric else metric)]
         row += [_fmt(_finite((metrics.get(key) or {}).get(metric)), 4) for key, _ in columns]
         if model.base_candidate:

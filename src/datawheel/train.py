@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from datawheel.errors import DataContractError
-from datawheel.estimators import build_estimator
+from datawheel.estimators import LINEAR, build_estimator
 from datawheel.params import Contract, Model
 
 NUMERIC_TYPES = ("int", "float", "bool")
@@ -21,6 +21,8 @@ CATEGORICAL_TYPES = ("string", "category")
 
 def ordered_classes(contract: Contract) -> list:
     """The classes in model order; for a binary target the positive class comes last."""
+    if contract.classes is None:
+        raise ValueError(f"contract.task {contract.task}: the target has no classes")
     classes = list(contract.classes)
     if contract.is_binary:
         classes.remove(contract.positive_class)
@@ -56,7 +58,7 @@ def build_pipeline(contract: Contract, model: Model) -> Pipeline:
     """Preprocessing from the contract's column types, then the estimator from params."""
     numeric = contract.features_of_type(*NUMERIC_TYPES)
     categorical = contract.features_of_type(*CATEGORICAL_TYPES)
-    linear = model.estimator == "logistic_regression"
+    linear = model.estimator in LINEAR
     numeric_steps = [("impute", SimpleImputer(strategy="median"))]
     if linear:
         numeric_steps.append(("scale", StandardScaler()))
@@ -71,14 +73,30 @@ def build_pipeline(contract: Contract, model: Model) -> Pipeline:
         ],
         remainder="drop",
     )
-    return Pipeline([("preprocess", preprocess), ("model", build_estimator(model))])
+    return Pipeline([("preprocess", preprocess), ("model", build_estimator(model, contract.task))])
+
+
+def regression_target(values: pd.Series, source: str = "target") -> np.ndarray:
+    """A regression target as float64; a missing or non-numeric value is an error."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = numbers.isna() | ~np.isfinite(numbers)
+    if bad.any():
+        shown = sorted(values[bad].astype("str").unique())[:5]
+        raise DataContractError(
+            f"{source}: target value(s) {shown} are not finite numbers; a regression target "
+            "needs one for every row (rule: numeric_target)"
+        )
+    return numbers.to_numpy()
 
 
 def fit_model(train: pd.DataFrame, contract: Contract, model: Model) -> Pipeline:
     """Fit the pipeline on rows sorted by row id, so row order never changes the model."""
     ordered = train.sort_values("row_id", kind="stable")
-    y = encode_target(ordered[contract.target], ordered_classes(contract))
-    if len(np.unique(y)) < 2:
+    if contract.is_regression:
+        y = regression_target(ordered[contract.target], "training data")
+    else:
+        y = encode_target(ordered[contract.target], ordered_classes(contract))
+    if not contract.is_regression and len(np.unique(y)) < 2:
         raise DataContractError(
             f"training data: only one class of {contract.target!r} present "
             "(rule: train_has_all_classes); widen window.days or check the labels"
@@ -96,6 +114,11 @@ def _forget_thread_count(estimator) -> None:
     bin_mapper = getattr(estimator, "_bin_mapper", None)
     if bin_mapper is not None:
         bin_mapper.n_threads = None
+
+
+def predict_values(model: Pipeline, frame: pd.DataFrame, contract: Contract) -> np.ndarray:
+    """A regression model's predictions, one float per row."""
+    return np.asarray(model.predict(feature_frame(frame, contract)), dtype=np.float64)
 
 
 def predict_proba(model: Pipeline, frame: pd.DataFrame, contract: Contract) -> np.ndarray:

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from datawheel.curate import curate
 from datawheel.ingest import read_batch, with_provenance
@@ -57,3 +58,30 @@ def test_a_listed_class_absent_from_the_holdout_is_named_in_metrics(tmp_path):
     result = _evaluate(params, tmp_path)
     assert result.metrics["holdout"]["classes_absent"] == "2"
     assert 0.5 < result.metrics["candidate"]["roc_auc"] < 1.0  # defined: over classes 0 and 1
+
+
+def test_the_champion_is_re_scored_on_the_candidate_s_holdout(tmp_path, monkeypatch):
+    """The champion path of the scorer: its probabilities on the same rows, the paired
+    bootstrap on the primary metric, its segments; here a much weaker champion."""
+    import datawheel.scoring
+    from datawheel.fileio import write_json
+    from datawheel.params import Model
+
+    train, _, _ = curate(_rows(), set(), PARAMS)
+    weak = fit_model(
+        train.head(60),
+        PARAMS.contract,
+        Model(estimator="logistic_regression", logistic_regression={"C": 0.0001}),
+    )
+    write_json(
+        tmp_path / PARAMS.paths.champion,
+        {"version": "v1.0.0", "model_md5": "0" * 32, "commit": "c" * 40, "model_path": "m"},
+    )
+    monkeypatch.setattr(datawheel.scoring, "load_champion_model", lambda champion, root: weak)
+    result = _evaluate(PARAMS, tmp_path)
+    boot = result.decision.bootstrap
+    assert boot.metric == "roc_auc" and boot.delta == pytest.approx(boot.candidate - boot.champion)
+    assert result.metrics["champion"]["roc_auc"] == pytest.approx(boot.champion)
+    assert set(result.metrics["champion"]) == set(result.metrics["candidate"])
+    assert len(result.segments["champion"]) == len(result.segments["candidate"])
+    assert "primary_improvement" in [check.name for check in result.decision.checks]
