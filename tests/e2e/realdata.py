@@ -3,9 +3,10 @@
 Each dataset ships inside a package installed here (vega_datasets, palmerpenguins,
 scikit-learn), so the corpus runs offline. A scenario starts from `datawheel init`, writes
 only params.yaml (the contract and a few settings) and expectations/ (suites a user would
-write from that contract), then commits data twice through the retrain workflow's own
-commands (`dvc repro`, `datawheel record`, `datawheel promote`) and reviews and audits the
-result with `diff`, `report`, `drift` and `trace`.
+write from that contract), then commits data twice; each data commit is retrained by the
+project's own `.github/workflows/retrain.yml`, every step as written (install included) in a
+fresh clone of origin; then reviews and audits the result with `diff`, `report`, `drift` and
+`trace`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import git
 import pandas as pd
 
 from datawheel.flywheel import set_params
+from datawheel.workflow import run_steps
 from datawheel.workspace import command_env, dvc
 from tests.e2e.conftest import FAST_PARAMS
 
@@ -234,8 +236,35 @@ def entity_text(value: Any, kind: str) -> str:
     return str(value)
 
 
+def retrain_in_ci(origin: Path, run_dir: Path, sha: str) -> dict[str, Any]:
+    """The project's own .github/workflows/retrain.yml, every step as written, in a fresh
+    clone of origin: the install step too, which must resolve `requirements.txt` (what init
+    wrote) against this environment without an index, as a runner would from PyPI."""
+    workspace, temp = run_dir / "workspace", run_dir / "temp"
+    temp.mkdir(parents=True)
+
+    def checkout(step, context) -> int:  # setup-python: the runner's Python is this one
+        if "actions/checkout" in step.uses:
+            git.Repo.clone_from(origin, context["github"]["workspace"], branch="main")
+        return 0
+
+    git.Repo.clone_from(origin, run_dir / "workflow")  # the workflow file as pushed
+    results = run_steps(
+        run_dir / "workflow" / ".github/workflows/retrain.yml",
+        "retrain",
+        cwd=workspace,
+        env={**command_env(), "PIP_NO_INDEX": "1", "GITHUB_RUN_ID": "1"},
+        emulate_uses=checkout,
+        context={"github": {"sha": sha, "ref": "refs/heads/main", "event_name": "push"}},
+        runner_temp=temp,
+    )
+    failed = [(r.name, r.exit_code, r.output[-2000:]) for r in results if r.outcome != "success"]
+    assert not failed, failed
+    return json.loads((temp / "promotion.json").read_text())
+
+
 def play(data: Dataset, tmp_path: Path) -> Played:
-    """init, params and suites, two data commits through the retrain workflow, review, audit."""
+    """init, params and suites, two data commits retrained by CI's workflow, review, audit."""
     root, remote = tmp_path / "project", tmp_path / "dvc-remote"
     cli(tmp_path, "init", str(root), "--remote", str(remote))
     set_params(root, {("contract",): dict(data.contract), **FAST_PARAMS, **data.settings})
@@ -262,14 +291,13 @@ def play(data: Dataset, tmp_path: Path) -> Played:
         cli(root, "add", "data/raw")
         repo.git.add(A=True)
         repo.git.commit("--quiet", "-m", f"data: {data.name} delivery {number}")
+        dvc("push", "--quiet", cwd=root)
         repo.git.push("--quiet", "origin", "main")
         commits.append(repo.head.commit.hexsha)
         batches.append([name for name, _ in delivery])
-        dvc("repro", cwd=root)
-        cli(root, "record")
-        outcome = tmp_path / f"promotion-{number}.json"
-        cli(root, "promote", "--allow-hold", "--outcome", str(outcome))
-        promotions.append(json.loads(outcome.read_text()))
+        promotions.append(retrain_in_ci(origin, tmp_path / f"ci-{number}", commits[-1]))
+        repo.git.pull("--quiet", "--ff-only", "--tags", "origin", "main")
+        dvc("pull", "--quiet", cwd=root)
 
     diff = as_json(cli(root, "diff", commits[0], commits[1], "--json"))
     report = as_json(cli(root, "report", "--base", commits[0], "--head", commits[1], "--json"))
