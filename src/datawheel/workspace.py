@@ -213,6 +213,7 @@ def init_repo(
             config.set_value("user", "name", "datawheel")
             config.set_value("user", "email", "datawheel@localhost")
     dvc("init", "--quiet", cwd=repo)
+    install_plot_templates(repo)
     # Where batches go (`cp ... data/raw/`, then `datawheel add data/raw`). Empty, so git
     # does not keep it: a placeholder file in it would be ingested as a batch.
     (repo / "data" / "raw").mkdir(parents=True, exist_ok=True)
@@ -223,6 +224,22 @@ def init_repo(
         dvc("remote", "modify", "storage", "verify", "true", cwd=repo)
     gitrepo.git.add(A=True)
     gitrepo.git.commit("--quiet", "-m", "datawheel: project template")
+
+
+PLOT_TEMPLATES = "plot_templates"
+"""datawheel's own Vega-Lite templates for `dvc plots`, installed into a project's .dvc/plots."""
+
+
+def install_plot_templates(repo: Path) -> list[Path]:
+    """Copy datawheel's plot templates into repo/.dvc/plots, where dvc.yaml's `template:`
+    names find them (`one_vs_rest`: one line per class of a multiclass curve)."""
+    source = Path(str(files("datawheel"))) / PLOT_TEMPLATES
+    written = []
+    for template in sorted(source.glob("*.json")):
+        target = repo / ".dvc" / "plots" / template.name
+        write_text(target, template.read_text(encoding="utf-8"))
+        written.append(target)
+    return written
 
 
 def remote_url(remote: Path | str) -> str:
