@@ -11,10 +11,11 @@ The suites are the data's unit tests. Each expectation carries GX's own `severit
 
 A batch's status is `failed` (a critical expectation failed), `warning` (a warning
 expectation failed, or rows were quarantined while every critical expectation held) or
-`passed`. A failed batch stops the pipeline unless params.yaml
+`passed`. Batches that ingest rejected appear as failed batches whose rule is the ingest
+contract rule (suite `contract`). Every failed batch, rejected by ingest or failed by a
+critical expectation, stops the pipeline (exit code 4) unless params.yaml
 `validate.acknowledged_batches` lists its path or file name: then it stays excluded but the
-run passes. Batches that ingest rejected appear as failed batches whose rule is the ingest
-contract rule (suite `contract`). A batch with the same bytes (md5) as an earlier one is
+run passes. A batch with the same bytes (md5) as an earlier one is
 reported as a warning (`contract/duplicate_batch`): its rows are that batch's rows, with the
 same row ids, and curate de-duplicates them.
 
@@ -206,22 +207,10 @@ class ValidationReport:
 
     @property
     def failed_batches(self) -> list[BatchValidation]:
-        """Failed batches nobody has acknowledged: these fail the run."""
+        """Failed batches nobody has acknowledged: these stop the pipeline, whether ingest
+        rejected them (suite `contract`) or a critical expectation failed them."""
         return [
             b for b in self.batches if b.status == "failed" and not self.is_acknowledged(b.batch)
-        ]
-
-    @property
-    def stopping_batches(self) -> list[BatchValidation]:
-        """Failed batches with a critical data-test failure: these stop the pipeline.
-
-        A batch that ingest rejected (suite `contract`) is already excluded whole, so it
-        does not stop the other batches from training; it fails `passed`, and so the gate.
-        """
-        return [
-            b
-            for b in self.failed_batches
-            if any(o.severity == "critical" and o.suite != INGEST_SUITE for o in b.failures)
         ]
 
     @property
@@ -1022,8 +1011,8 @@ def quarantined_row_ids(out_dir: Path, records: Iterable[BatchRecord]) -> set[st
 
 
 def raise_if_failed(report: ValidationReport) -> None:
-    """Raise ValidationFailed naming the batches whose critical data tests failed."""
-    stopping = report.stopping_batches
+    """Raise ValidationFailed naming the failed batches nobody has acknowledged."""
+    stopping = report.failed_batches
     if not stopping:
         return
     names = {b.batch for b in stopping}

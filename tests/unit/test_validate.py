@@ -340,6 +340,29 @@ def test_raise_if_failed_names_the_batch_and_rule(first_run):
         raise_if_failed(first_run[0])
 
 
+def test_a_batch_ingest_rejected_stops_the_pipeline_as_a_critical_failure_does(
+    first_run, records, project, tmp_path
+):
+    """One behaviour for every failed batch: rejected whole by ingest (a renamed column) or
+    failed by a critical expectation (bad labels beyond `mostly`), it stops validate with
+    exit code 4 until it is acknowledged; then it stays excluded and the run goes on."""
+    out = _copy(first_run[1], tmp_path)
+    only_schema = run_validation(project / "data/ingested", records, SUITES, out, [BAD_LABEL])
+    assert [b.batch for b in only_schema.failed_batches] == [SCHEMA_BREAK]
+    with pytest.raises(ValidationFailed, match="contract_columns") as stopped:
+        raise_if_failed(only_schema)
+    assert stopped.value.exit_code == 4
+    assert "1 batch(es) failed critical data tests: " + SCHEMA_BREAK in str(stopped.value)
+    only_label = run_validation(project / "data/ingested", records, SUITES, out, [SCHEMA_BREAK])
+    with pytest.raises(ValidationFailed, match="expect_column_values_to_be_in_set"):
+        raise_if_failed(only_label)
+    both = run_validation(
+        project / "data/ingested", records, SUITES, out, [BAD_LABEL, SCHEMA_BREAK]
+    )
+    raise_if_failed(both)
+    assert both.passed
+
+
 def test_cached_run_does_not_import_great_expectations(first_run, records, project, tmp_path):
     out = _copy(first_run[1], tmp_path)
     script = f"""
@@ -467,7 +490,7 @@ def test_volume_is_judged_against_the_accepted_batches_before_it(history, tmp_pa
     assert volume[f"{SPIKE_DAY}.csv"] == ["failed (warning)", "failed (critical)"]
     # the failed spike is not part of the next day's history: the median is still 60-ish
     assert volume[days[6]] == ["passed", "passed"]
-    assert [Path(b.batch).name for b in report.stopping_batches] == [f"{SPIKE_DAY}.csv"]
+    assert [Path(b.batch).name for b in report.failed_batches] == [f"{SPIKE_DAY}.csv"]
     line = next(line for line in summary_lines(report) if "critical" in line)
     assert line.startswith(f"data/raw/{SPIKE_DAY}.csv: batch failed rule ")
     assert re.search(r"\(critical\): [\d,]+ rows, 1\d\d\.\dx the recent median of \d\d rows", line)
