@@ -19,6 +19,7 @@ def main(params: Params) -> None:
         acknowledged=params.validate_.acknowledged_batches,
         volume_history_batches=params.validate_.volume_history_batches,
         volume_min_history_batches=params.validate_.volume_min_history_batches,
+        min_rows_for_mostly=params.validate_.min_rows_for_mostly,
         columns=(*params.contract.columns, *PROVENANCE_COLUMNS),
         progress=lambda batches: progress(batches, "validate"),
     )

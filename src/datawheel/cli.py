@@ -73,14 +73,29 @@ def init(
             "(then set its endpoint and credentials with `dvc remote modify`)."
         ),
     ] = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            help="The model's registry name (GTO tags, `dvc artifacts get`); "
+            "default: the folder's name, lower case, other characters as '-'."
+        ),
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option(
+            help="The artifact's `desc` in dvc.yaml; default: '<target> classifier', "
+            "the target read from params.yaml."
+        ),
+    ] = None,
 ) -> None:
     """Start a datawheel project: template, git init, dvc init."""
-    from datawheel.workspace import init_repo
+    from datawheel.workspace import default_model_name, init_repo
 
     if (directory / "dvc.yaml").exists():
         raise _usage(f"{directory}/dvc.yaml exists already: this folder is a project")
-    init_repo(directory, remote)
-    console.print(f"datawheel project ready in {directory}")
+    name = model_name if model_name is not None else default_model_name(directory)
+    init_repo(directory, remote, name, description)
+    console.print(f"datawheel project ready in {directory} (model {name})")
 
 
 @app.command()

@@ -203,8 +203,9 @@ class Flywheel:
         gate = (outcome or {}).get("gate") or read_json(workspace / "reports/gate.json")
         validation = read_json(workspace / "reports/validation.json") or {}
         repro_failed = any(r.name.startswith("Reproduce") and r.exit_code for r in results)
-        if repro_failed:
-            status = "failed (pipeline stopped)"
+        if repro_failed:  # validate wrote its report before it stopped the pipeline
+            names = ", ".join(Path(b).name for b in validation.get("failed_batches", []))
+            status = "failed (pipeline stopped)" + (f": {names}" if names else "")
         elif validation.get("passed"):
             status = "passed"
         else:

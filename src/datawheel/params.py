@@ -176,6 +176,10 @@ class Validate(_Frozen):
     # of the last N accepted batches, defined once there are at least the minimum of them.
     volume_history_batches: int = Field(default=14, ge=1)
     volume_min_history_batches: int = Field(default=3, ge=1)
+    # Below this many rows a failed critical row-level expectation with `mostly` quarantines
+    # its failing rows instead of failing the batch (GX's `mostly` 0.99 tolerates no bad row
+    # under 100 rows). 1 = GX's own judgement on every batch.
+    min_rows_for_mostly: int = Field(default=100, ge=1)
 
     @model_validator(mode="after")
     def _history_fits(self) -> Validate:

@@ -14,7 +14,11 @@ from pathlib import Path
 
 from gto.constants import ACTION, COUNTER, NAME, STAGE, VERSION, Action
 from gto.tag import name_tag, parse_name
+from pydantic import ValidationError
 from semver import Version
+
+from datawheel.errors import ParamsError
+from datawheel.params import Registry as RegistryParams
 
 PROD = "prod"
 _FIELDS = (
@@ -124,6 +128,23 @@ def next_version(latest: str | None, bump: str) -> str:
     current = semver(latest)
     bumped = current.bump_major() if bump == "major" else current.bump_minor()
     return f"v{bumped}"
+
+
+def check_model_name(name: str) -> str:
+    """name, if it is a registry name both GTO and params.yaml accept: GTO must read it back
+    from its own version tag (`parse_name`), and dvc.yaml's `registry.model_name` allows only
+    lower-case letters, digits and `-`; otherwise a ParamsError saying what a name may hold."""
+    parsed = parse_name(version_tag_name(name, "v1.0.0"), raise_on_fail=False)
+    try:
+        RegistryParams(model_name=name)
+    except ValidationError:
+        parsed = {}
+    if parsed.get(NAME) != name:
+        raise ParamsError(
+            f"model name {name!r}: use lower-case letters, digits and '-', starting and "
+            "ending with a letter or digit (a GTO artifact name such as churn-model)"
+        )
+    return name
 
 
 def version_tag_name(name: str, version: str) -> str:

@@ -182,10 +182,11 @@ def _contract_failure(batch: LoadedBatch) -> BatchValidation:
 
 
 def run_suites(
-    suites: list[dict[str, Any]], batches: Iterable[LoadedBatch]
+    suites: list[dict[str, Any]], batches: Iterable[LoadedBatch], min_rows_for_mostly: int = 0
 ) -> dict[str, BatchValidation]:
-    """Validate loaded batches with the suites (Great Expectations, imported on first use)."""
-    runner = SuiteRunner(suites) if suites else None
+    """Validate loaded batches with the suites (Great Expectations, imported on first use),
+    judging `mostly` on small batches as the validate stage does (validate.min_rows_for_mostly)."""
+    runner = SuiteRunner(suites, min_rows_for_mostly) if suites else None
     results = {}
     for batch in batches:
         if not batch.readable or batch.error:
@@ -238,7 +239,11 @@ def data_tests(project: Project, diff: DataDiff) -> DataTests:
     else:
         read = [*diff.loaded_reference, *diff.loaded_base.values()]
         unique = {(b.path, b.md5): b for b in read}
-        base = run_suites(list(old.suites().values()), unique.values())
+        base = run_suites(
+            list(old.suites().values()),
+            unique.values(),
+            old.params().validate_.min_rows_for_mostly,
+        )
         base_source = (
             f"BASE's suites run on the {len(base)} batches read (the pipeline has not run on "
             "BASE's data, or its report is stale)"
@@ -250,7 +255,9 @@ def data_tests(project: Project, diff: DataDiff) -> DataTests:
             head_source += " in the working tree, not committed yet"
     else:
         suites = list(new.suites().values())
-        head = run_suites(suites, diff.loaded_head.values())
+        head = run_suites(
+            suites, diff.loaded_head.values(), new.params().validate_.min_rows_for_mostly
+        )
         head_source = f"HEAD's suites run on its {len(head)} added or modified batches"
         same_suites = suites_fingerprint(suites) == suites_fingerprint(
             list(old.suites().values()) if old.raw_params() else []

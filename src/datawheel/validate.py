@@ -5,16 +5,19 @@ The suites are the data's unit tests. Each expectation carries GX's own `severit
 - critical: rows that fail it are quarantined (row_id, batch, line and the rule
   `suite/expectation_type/column`). If it fails as a whole - more bad rows than its `mostly`
   allows, or a table-level check such as the column set - the batch fails, and every row of
-  a failed batch is excluded from curation.
+  a failed batch is excluded from curation. On a batch of fewer rows than
+  `validate.min_rows_for_mostly`, a row-level expectation with `mostly` that fails only
+  quarantines its failing rows (`small_batch`; see _on_small_batch and docs/validation.md).
 - warning: failures are recorded with counts and a sample of row ids; the rows are kept.
 - info: recorded only.
 
 A batch's status is `failed` (a critical expectation failed), `warning` (a warning
 expectation failed, or rows were quarantined while every critical expectation held) or
-`passed`. A failed batch stops the pipeline unless params.yaml
+`passed`. Batches that ingest rejected appear as failed batches whose rule is the ingest
+contract rule (suite `contract`). Every failed batch, rejected by ingest or failed by a
+critical expectation, stops the pipeline (exit code 4) unless params.yaml
 `validate.acknowledged_batches` lists its path or file name: then it stays excluded but the
-run passes. Batches that ingest rejected appear as failed batches whose rule is the ingest
-contract rule (suite `contract`). A batch with the same bytes (md5) as an earlier one is
+run passes. A batch with the same bytes (md5) as an earlier one is
 reported as a warning (`contract/duplicate_batch`): its rows are that batch's rows, with the
 same row ids, and curate de-duplicates them.
 
@@ -57,7 +60,7 @@ import os
 import re
 import statistics
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -76,7 +79,7 @@ SAMPLE_SIZE = 20
 QUARANTINE_COLUMNS = ("row_id", "batch", "line", "rule")
 
 # Bump when the meaning of a cached result changes, so old caches are not reused.
-_SEMANTICS_VERSION = 1
+_SEMANTICS_VERSION = 2  # 2: validate.min_rows_for_mostly
 _SUITE_TAG = "datawheel_suite"
 _INDEX_TAG = "datawheel_index"
 # The periods a batch file's stem can name (batch_period), upper-cased first.
@@ -114,6 +117,14 @@ class ExpectationOutcome:
     kwargs: dict[str, Any] = field(default_factory=dict)
     observed_value: Any = None
     message: str = ""
+    # A critical row-level expectation with `mostly` that failed on a batch of fewer rows
+    # than validate.min_rows_for_mostly: its failing rows are quarantined, the batch is not.
+    small_batch: bool = False
+
+    @property
+    def fails_batch(self) -> bool:
+        """Whether this outcome fails its batch: a critical failure not on a small batch."""
+        return self.severity == "critical" and not self.success and not self.small_batch
 
     @property
     def rule(self) -> str:
@@ -136,6 +147,7 @@ class ExpectationOutcome:
             "kwargs": self.kwargs,
             "observed_value": self.observed_value,
             "message": self.message,
+            "small_batch": self.small_batch,
         }
 
     @classmethod
@@ -206,22 +218,10 @@ class ValidationReport:
 
     @property
     def failed_batches(self) -> list[BatchValidation]:
-        """Failed batches nobody has acknowledged: these fail the run."""
+        """Failed batches nobody has acknowledged: these stop the pipeline, whether ingest
+        rejected them (suite `contract`) or a critical expectation failed them."""
         return [
             b for b in self.batches if b.status == "failed" and not self.is_acknowledged(b.batch)
-        ]
-
-    @property
-    def stopping_batches(self) -> list[BatchValidation]:
-        """Failed batches with a critical data-test failure: these stop the pipeline.
-
-        A batch that ingest rejected (suite `contract`) is already excluded whole, so it
-        does not stop the other batches from training; it fails `passed`, and so the gate.
-        """
-        return [
-            b
-            for b in self.failed_batches
-            if any(o.severity == "critical" and o.suite != INGEST_SUITE for o in b.failures)
         ]
 
     @property
@@ -558,8 +558,9 @@ class SuiteRunner:
     per runner; run_validation makes one runner per run.
     """
 
-    def __init__(self, suites: Sequence[Mapping[str, Any]]):
+    def __init__(self, suites: Sequence[Mapping[str, Any]], min_rows_for_mostly: int = 0):
         self.suites = [dict(s) for s in suites]
+        self.min_rows_for_mostly = min_rows_for_mostly
         self._planned = [
             _Planned(str(suite["name"]), index, dict(config))
             for suite in self.suites
@@ -659,7 +660,7 @@ class SuiteRunner:
         return _verdict(
             frame,
             batch,
-            [outcomes[p] for p in ordered],
+            [_on_small_batch(outcomes[p], len(frame), self.min_rows_for_mostly) for p in ordered],
             [row_ids.get(p, []) for p in ordered],
             skipped,
         )
@@ -739,6 +740,34 @@ def _empty_quarantine() -> pd.DataFrame:
     )
 
 
+def _on_small_batch(
+    outcome: ExpectationOutcome, rows: int, min_rows_for_mostly: int
+) -> ExpectationOutcome:
+    """The outcome marked `small_batch` when it is a failed critical row-level expectation
+    with `mostly` below 1 on a batch of fewer than min_rows_for_mostly rows (0: never).
+
+    GX fails such an expectation when the failing share exceeds 1 - mostly, so with
+    mostly 0.99 a batch under 100 rows tolerates no failing row at all: one bad row of 30
+    would fail the whole batch and stop the pipeline, which is not what 0.99 said. On such a
+    batch the failing rows are quarantined and the batch warns instead."""
+    mostly = outcome.kwargs.get("mostly")
+    if (
+        outcome.success
+        or outcome.severity != "critical"
+        or outcome.unexpected_count is None
+        or not isinstance(mostly, int | float)
+        or mostly >= 1
+        or rows >= min_rows_for_mostly
+    ):
+        return outcome
+    message = (
+        f"{rows:,} rows, fewer than validate.min_rows_for_mostly ({min_rows_for_mostly:,}): "
+        f"its {outcome.unexpected_count:,} failing rows are quarantined, the batch does not "
+        f"fail on mostly {mostly:g}"
+    )
+    return replace(outcome, small_batch=True, message=message)
+
+
 def _verdict(
     frame: pd.DataFrame,
     batch: str,
@@ -747,7 +776,7 @@ def _verdict(
     skipped: list[str],
 ) -> BatchValidation:
     """Status and quarantined rows of a batch from its outcomes (see the module docstring)."""
-    failed = any(o.severity == "critical" and not o.success for o in outcomes)
+    failed = any(o.fails_batch for o in outcomes)
     warned = any(o.severity == "warning" and not o.success for o in outcomes)
     if "line" in frame.columns:
         rows = frame[["row_id", "line"]]
@@ -848,10 +877,14 @@ def _verified(
 
 
 def _cached(
-    out_dir: Path, record: BatchRecord, fingerprint: str, parameters: Mapping[str, Any]
+    out_dir: Path,
+    record: BatchRecord,
+    fingerprint: str,
+    parameters: Mapping[str, Any],
+    min_rows_for_mostly: int,
 ) -> BatchValidation | None:
-    """The stored verdict on this batch if made with the same suites and parameters, else None.
-    Call only once `_verified` has accepted the files."""
+    """The stored verdict on this batch if made with the same suites, parameters and
+    min_rows_for_mostly, else None. Call only once `_verified` has accepted the files."""
     try:
         stored = read_json(out_dir / f"{record.md5}.json")
     except (OSError, ValueError):  # unreadable cache: validate again
@@ -860,6 +893,7 @@ def _cached(
         not isinstance(stored, dict)
         or stored.get("suites_fingerprint") != fingerprint
         or stored.get("parameters") != dict(parameters)
+        or stored.get("min_rows_for_mostly") != min_rows_for_mostly
         or not (out_dir / f"{record.md5}.parquet").exists()
     ):
         return None
@@ -880,6 +914,7 @@ def run_validation(
     volume_min_history_batches: int = 3,
     columns: Collection[str] | None = None,
     root: Path = Path("."),
+    min_rows_for_mostly: int = 0,
 ) -> ValidationReport:
     """Validate every ingested batch not already validated with the same md5, suites and
     suite parameters (`recent_median_rows` from the accepted batches before it).
@@ -892,6 +927,9 @@ def run_validation(
     A cached result is reused only while its two files hold the bytes validate wrote: their
     md5s are kept in `<out_dir>/checksums.json` and checked through DVC's state database
     (`root`'s), so an unchanged file is not read again.
+
+    `min_rows_for_mostly`: params.yaml `validate.min_rows_for_mostly` (see _on_small_batch;
+    0 judges `mostly` as GX does on every batch).
     """
     with StatHashes(root) as hashes:
         return _run_validation(
@@ -905,6 +943,7 @@ def run_validation(
             volume_min_history_batches,
             columns,
             hashes,
+            min_rows_for_mostly,
         )
 
 
@@ -919,6 +958,7 @@ def _run_validation(
     volume_min_history_batches,
     columns,
     hashes,
+    min_rows_for_mostly,
 ) -> ValidationReport:
     loaded = _read_suite_files(suites_dir)
     if columns is not None:
@@ -950,11 +990,11 @@ def _run_validation(
             parameters[HISTORY_PARAMETER] = median
         result = None
         if _verified(out_dir, record.md5, checksums, hashes, rebuilt):
-            result = _cached(out_dir, record, fingerprint, parameters)
+            result = _cached(out_dir, record, fingerprint, parameters, min_rows_for_mostly)
         if result is None:
             if runner is None:
                 _check_suites(loaded)
-                runner = SuiteRunner(suites)
+                runner = SuiteRunner(suites, min_rows_for_mostly)
             source = ingested_dir / f"{record.md5}.parquet"
             if not source.exists():
                 raise DatawheelError(
@@ -969,6 +1009,7 @@ def _run_validation(
                 {
                     "suites_fingerprint": fingerprint,
                     "parameters": parameters,
+                    "min_rows_for_mostly": min_rows_for_mostly,
                     "validation": result.to_dict(),
                 },
             )
@@ -1022,8 +1063,8 @@ def quarantined_row_ids(out_dir: Path, records: Iterable[BatchRecord]) -> set[st
 
 
 def raise_if_failed(report: ValidationReport) -> None:
-    """Raise ValidationFailed naming the batches whose critical data tests failed."""
-    stopping = report.stopping_batches
+    """Raise ValidationFailed naming the failed batches nobody has acknowledged."""
+    stopping = report.failed_batches
     if not stopping:
         return
     names = {b.batch for b in stopping}
@@ -1070,9 +1111,10 @@ def summary_lines(report: ValidationReport) -> list[str]:
         )
         for outcome in batch.failures:
             where = f"column {outcome.column!r}" if outcome.column else "batch"
+            small = ", rows quarantined: small batch" if outcome.small_batch else ""
             lines.append(
                 f"{batch.batch}: {where} failed rule {outcome.expectation_type!r} "
-                f"({outcome.severity}): {_rows_text(outcome)}{tag}"
+                f"({outcome.severity}{small}): {_rows_text(outcome)}{tag}"
             )
     return lines
 
@@ -1127,7 +1169,9 @@ def render_markdown(report: ValidationReport) -> str:
         for o in shown:
             if o.unexpected_count is not None and o.element_count:
                 failing = f"{o.unexpected_count:,} / {o.element_count:,}"
-                if o.success:
+                if o.small_batch:
+                    failing += f" (rows quarantined: {o.message})"
+                elif o.success:
                     failing += " (rows quarantined)"
             else:
                 failing = o.message or f"observed {_short(o.observed_value)}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,19 +41,30 @@ def template_root() -> Path:
     raise DatawheelError("datawheel's project template is missing from this installation")
 
 
-def copy_template(target: Path) -> None:
+def copy_template(
+    target: Path, model_name: str | None = None, description: str | None = None
+) -> None:
     """Copy dvc.yaml, params.yaml, stages/, expectations/ and the GitHub workflows into
     target, plus a champion pointer that names no champion yet and the record of the
-    installed datawheel code (.datawheel/code.json), which every stage depends on."""
-    from datawheel.codeid import template_dvc_yaml, write_code_record
+    installed datawheel code (.datawheel/code.json), which every stage depends on.
 
+    dvc.yaml's artifact is named model_name (None keeps the template's, the built-in
+    stream's `churn-model`) and described by description (None: from the contract)."""
+    from datawheel.codeid import template_dvc_yaml, write_code_record
+    from datawheel.params import load_params
+    from datawheel.registry import check_model_name
+
+    if model_name is not None:
+        check_model_name(model_name)
     source = template_root()
+    contract = load_params(source / "params.yaml", check_estimators=False).contract
     target.mkdir(parents=True, exist_ok=True)
     for item in TEMPLATE_ITEMS:
         src = source / item
         (target / item).parent.mkdir(parents=True, exist_ok=True)
         if item == "dvc.yaml":  # the project has no src/: its stages depend on the record
-            write_text(target / item, template_dvc_yaml(src.read_text(encoding="utf-8")))
+            text = template_dvc_yaml(src.read_text(encoding="utf-8"))
+            write_text(target / item, name_artifact(text, contract, model_name, description))
         elif src.is_dir():
             shutil.copytree(src, target / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
@@ -66,6 +79,48 @@ def copy_template(target: Path) -> None:
     champion = target / "models" / "champion.json"
     if not champion.exists():
         write_json(champion, NO_CHAMPION)
+
+
+TASK_NOUNS = {"classification": "classifier", "regression": "regressor"}
+_ARTIFACT_KEYS = {"model_name": "vars", "desc": "artifacts", "labels": "artifacts"}
+"""The dvc.yaml keys name_artifact sets, and the top-level section each lives in."""
+
+
+def default_model_name(folder: Path) -> str:
+    """A registry name from a project folder's name: lower case, other characters as `-`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-")
+    return slug or "model"
+
+
+def name_artifact(
+    dvc_yaml: str, contract, model_name: str | None = None, description: str | None = None
+) -> str:
+    """dvc.yaml's text with `registry.model_name` set (None: kept) and the artifact's `desc`
+    and `labels` for the contract: the target is DVC's own `${contract.target}` from
+    params.yaml, so they stay true when the contract changes. Line-based, comments kept."""
+    task = getattr(contract, "task", "classification")
+    noun = TASK_NOUNS.get(task, f"{task} model")
+    target = "${contract.target}"
+    wanted = {
+        "desc": json.dumps(description if description is not None else f"{target} {noun}"),
+        "labels": f"[tabular, {task}, {json.dumps(target)}]",
+    }
+    if model_name is not None:
+        wanted["model_name"] = model_name
+    lines, section, done = [], "", set()
+    for line in dvc_yaml.splitlines(keepends=True):
+        if line[:1] not in (" ", "#", "\n"):
+            section = line.split(":")[0].strip()
+        match = re.match(r"^(\s+)(model_name|desc|labels):(\s*)(.*?)(\s+#.*)?$", line)
+        key = match[2] if match else ""
+        if key in wanted and section == _ARTIFACT_KEYS[key] and key not in done:
+            line = f"{match[1]}{key}: {wanted[key]}{match[5] or ''}\n"
+            done.add(key)
+        lines.append(line)
+    missing = sorted(set(wanted) - done)
+    if missing:
+        raise DatawheelError(f"the template dvc.yaml has no {', '.join(missing)} to set")
+    return "".join(lines)
 
 
 REQUIREMENTS = "requirements.txt"
@@ -139,19 +194,26 @@ def dvc_error_text(output: str) -> str:
     return "\n".join(lines[first:]).strip() or "DVC gave no error message"
 
 
-def init_repo(repo: Path, remote: Path | str | None = None) -> None:
+def init_repo(
+    repo: Path,
+    remote: Path | str | None = None,
+    model_name: str | None = None,
+    description: str | None = None,
+) -> None:
     """git init + dvc init in repo with the template, and optionally a default DVC remote:
     a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given,
-    whose downloads DVC checks against their md5."""
+    whose downloads DVC checks against their md5. model_name and description name and
+    describe the registry's artifact (see copy_template)."""
     import git
 
-    copy_template(repo)
+    copy_template(repo, model_name, description)
     gitrepo = git.Repo.init(repo, initial_branch="main")
     with gitrepo.config_writer() as config:
         if not _has_identity(gitrepo):
             config.set_value("user", "name", "datawheel")
             config.set_value("user", "email", "datawheel@localhost")
     dvc("init", "--quiet", cwd=repo)
+    install_plot_templates(repo)
     # Where batches go (`cp ... data/raw/`, then `datawheel add data/raw`). Empty, so git
     # does not keep it: a placeholder file in it would be ingested as a batch.
     (repo / "data" / "raw").mkdir(parents=True, exist_ok=True)
@@ -162,6 +224,22 @@ def init_repo(repo: Path, remote: Path | str | None = None) -> None:
         dvc("remote", "modify", "storage", "verify", "true", cwd=repo)
     gitrepo.git.add(A=True)
     gitrepo.git.commit("--quiet", "-m", "datawheel: project template")
+
+
+PLOT_TEMPLATES = "plot_templates"
+"""datawheel's own Vega-Lite templates for `dvc plots`, installed into a project's .dvc/plots."""
+
+
+def install_plot_templates(repo: Path) -> list[Path]:
+    """Copy datawheel's plot templates into repo/.dvc/plots, where dvc.yaml's `template:`
+    names find them (`one_vs_rest`: one line per class of a multiclass curve)."""
+    source = Path(str(files("datawheel"))) / PLOT_TEMPLATES
+    written = []
+    for template in sorted(source.glob("*.json")):
+        target = repo / ".dvc" / "plots" / template.name
+        write_text(target, template.read_text(encoding="utf-8"))
+        written.append(target)
+    return written
 
 
 def remote_url(remote: Path | str) -> str:

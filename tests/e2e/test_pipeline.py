@@ -9,9 +9,9 @@ import git
 import pytest
 
 from datawheel.fileio import file_md5, read_json
-from datawheel.workspace import dvc
+from datawheel.workspace import CommandFailed, dvc
 
-from .conftest import Project
+from .conftest import Project, set_params
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +85,9 @@ def test_flywheel_rebuilds_the_same_model_from_any_commit(project: Project, tmp_
     assert len(list((project.root / "data/raw").glob("*.csv"))) == 30
 
 
-def test_bad_batches_are_quarantined_and_the_rest_trains(project: Project):
+def test_bad_batches_are_quarantined_stop_validate_and_train_nothing_until_acknowledged(
+    project: Project,
+):
     raw = project.root / "data/raw"
     project.add_days(0, 20)
     good = sorted(raw.glob("*.csv"))
@@ -102,26 +104,41 @@ def test_bad_batches_are_quarantined_and_the_rest_trains(project: Project):
     missing.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines) + "\n")
     empty = raw / "2026-02-04.csv"
     empty.write_bytes(b"")
+    bad = (truncated, latin1, missing, empty)
     hashes = {p.name: file_md5(p) for p in raw.iterdir()}
 
     project.commit_data("data: 20 good days and 4 bad files")
-    output = project.repro()
-    assert _ran(output) == set(STAGES)
+    # A batch ingest rejects is a failed batch like one a critical expectation fails: the
+    # validate stage stops the pipeline (exit code 4) naming it, until it is acknowledged.
+    with pytest.raises(CommandFailed) as stopped:
+        project.repro()
+    assert "4 batch(es) failed critical data tests: " in stopped.value.output
+    assert "validate.acknowledged_batches" in stopped.value.output
+    assert "Traceback" not in stopped.value.output
+    assert not (project.root / MODEL).exists()
 
     quarantined = {
         read_json(p)["path"]: read_json(p)["reason"]
         for p in (project.root / "data/quarantine/batches").glob("*.json")
     }
-    assert set(quarantined) == {f"data/raw/{f.name}" for f in (truncated, latin1, missing, empty)}
+    assert set(quarantined) == {f"data/raw/{f.name}" for f in bad}
     assert quarantined[f"data/raw/{truncated.name}"]["rule"] == "csv_rectangular"
     assert quarantined[f"data/raw/{latin1.name}"]["rule"] == "encoding_utf8"
     assert quarantined[f"data/raw/{missing.name}"]["rule"] == "contract_columns"
     assert "churned" in quarantined[f"data/raw/{missing.name}"]["message"]
     assert quarantined[f"data/raw/{empty.name}"]["rule"] == "batch_not_empty"
 
+    set_params(project.root, {("validate", "acknowledged_batches"): [f.name for f in bad]})
+    # only params.yaml: the stopped run's outputs are not DVC-tracked yet, so `git add -A`
+    # would hand data/quarantine/rows to git
+    project.git.git.add("params.yaml")
+    project.git.git.commit("--quiet", "-m", "validate: acknowledge the four bad files")
+    output = project.repro()
+    assert _ran(output) == set(STAGES) - {"ingest"}
     card = read_json(project.root / "models/card.json")
     trained_on = {b["batch"] for b in card["data"]["batches"]}
     assert trained_on == {f"data/raw/{p.name}" for p in good}
+    assert read_json(project.root / "reports/validation.json")["passed"]
     gate = read_json(project.root / "reports/gate.json")
-    assert gate["decision"] == "hold"  # quarantined batches mean validation did not pass
+    assert next(c for c in gate["checks"] if c["name"] == "validation")["passed"]
     assert {p.name: file_md5(p) for p in raw.iterdir()} == hashes

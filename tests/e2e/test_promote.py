@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import git
 import pytest
 
 from datawheel.fileio import file_md5, read_json
 from datawheel.promote import promote
 from datawheel.workspace import command_env, dvc
 
-from .conftest import Project, set_params
+from .conftest import FAST_PARAMS, Project, set_params
 
 pytestmark = pytest.mark.e2e
 
@@ -58,14 +59,14 @@ def _in_dvc_remote(project: Project, md5: str) -> bool:
     return (project.remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()
 
 
-def _artifacts_get(project: Project, where: Path) -> str:
+def _artifacts_get(project: Project, where: Path, name: str = NAME) -> str:
     """What a deployment without datawheel fetches: the prod model, from origin."""
     out = where / "model.skops"
     dvc(
         "artifacts",
         "get",
         str(_origin(project)),
-        NAME,
+        name,
         "--stage",
         "prod",
         "-o",
@@ -75,9 +76,9 @@ def _artifacts_get(project: Project, where: Path) -> str:
     return file_md5(out)
 
 
-def _gto_show(where: Path) -> str:
+def _gto_show(where: Path, name: str = NAME) -> str:
     return subprocess.run(
-        [str(Path(sys.executable).parent / "gto"), "show", NAME],
+        [str(Path(sys.executable).parent / "gto"), "show", name],
         cwd=where,
         capture_output=True,
         text=True,
@@ -300,3 +301,38 @@ def test_failed_pushes_leave_the_champion_unchanged(flywheel: Project):
     result = _cli(project, "promote")
     assert result.returncode == 0, result.stdout
     assert _remote_tags(project) == {f"{NAME}@v1.0.0", f"{NAME}#prod#1"}
+
+
+def test_a_project_named_by_init_is_what_gto_and_dvc_artifacts_get_see(tmp_path: Path):
+    """`datawheel init --model-name` names the artifact in dvc.yaml and in every tag, so the
+    DVC ecosystem's own tools find the promoted model by that name, not by `churn-model`."""
+    root, remote, origin = tmp_path / "repo", tmp_path / "dvc-remote", tmp_path / "origin.git"
+    made = subprocess.run(
+        [sys.executable, "-m", "datawheel", "init", str(root), "--remote", str(remote)]
+        + ["--model-name", "retention"],
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        check=False,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    project = Project(root, remote)
+    set_params(root, FAST_PARAMS)
+    git.Repo.init(origin, bare=True, initial_branch="main")
+    project.git.create_remote("origin", str(origin))
+    project.add_days(0, 14)
+    project.commit_data("data: two weeks")
+    project.git.git.push("origin", "main")
+    project.repro()
+    result = _cli(project, "promote")
+    assert result.returncode == 0, result.stdout + result.stderr
+    champion = read_json(root / "models/champion.json")
+    assert _remote_tags(project) == {"retention@v1.0.0", "retention#prod#1"}
+
+    viewer = tmp_path / "viewer"
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(viewer)], check=True)
+    shown = _gto_show(viewer, "retention")
+    assert "v1.0.0" in shown and "prod" in shown
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    assert _artifacts_get(project, deploy, "retention") == champion["model_md5"]

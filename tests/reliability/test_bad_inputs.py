@@ -4,8 +4,9 @@ Each case places one file beside three good days in a project made by `datawheel
 the ingest stage as DVC runs it (`python -m stages.ingest` in the project), and checks the
 documented outcome: the batch quarantined with a reason naming file, column (where there is
 one) and rule, or accepted with its rows. Ingest exits 0 either way: a bad batch stops only
-itself, the good ones go on, and the gate holds while it is unacknowledged. In every case
-the bytes under data/raw are the same after the run as before.
+itself there, the good ones are ingested, and validate then stops the pipeline (exit code 4)
+while the bad one is unacknowledged. In every case the bytes under data/raw are the same
+after the run as before.
 """
 
 from __future__ import annotations

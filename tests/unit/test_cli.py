@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from datawheel.fileio import file_md5
+from datawheel.params import dvc_vars
 from datawheel.workspace import command_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +90,57 @@ def test_init_refuses_an_existing_project(tmp_path):
     assert raw.is_dir() and not any(raw.iterdir())  # the README's `cp ... data/raw/` works
     again = _run("init", "proj", cwd=tmp_path)
     assert again.returncode == 2 and "already" in again.stderr
+
+
+def test_init_names_the_model_after_the_folder_and_describes_it_from_params(tmp_path):
+    from dvc.repo import Repo
+
+    assert _run("init", "Fraud_Scores", cwd=tmp_path).returncode == 0
+    project = tmp_path / "Fraud_Scores"
+    pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
+    assert dvc_vars(pipeline)["registry"] == {"model_name": "fraud-scores"}
+    artifacts = Repo(str(project)).artifacts.read()["dvc.yaml"]
+    assert list(artifacts) == ["fraud-scores"]
+    model = artifacts["fraud-scores"]
+    assert model.desc == "churned classifier"  # `${contract.target}`: params.yaml's target
+    assert model.labels == ["tabular", "classification", "churned"]
+    assert model.path == "models/model.skops"
+    # The repository's own dvc.yaml, for the built-in churn stream, keeps its own words.
+    assert "Churn classifier" in (ROOT / "dvc.yaml").read_text()
+
+
+def test_init_takes_a_model_name_and_description_and_refuses_a_bad_name(tmp_path):
+    from dvc.repo import Repo
+
+    result = _run(
+        "init", "proj", "--model-name", "churn-v2", "--description", "Churn: v2", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    model = Repo(str(tmp_path / "proj")).artifacts.read()["dvc.yaml"]["churn-v2"]
+    assert model.desc == "Churn: v2"
+    for bad in ("Churn", "churn@v1", "-churn", "churn_model"):
+        refused = _run("init", "bad", "--model-name", bad, cwd=tmp_path)
+        assert refused.returncode == 2, bad
+        assert "model name" in refused.stderr and "Traceback" not in refused.stderr
+        assert not (tmp_path / "bad").exists()
+
+
+def test_name_artifact_changes_only_the_name_desc_and_labels_lines():
+    from datawheel.params import load_params
+    from datawheel.workspace import name_artifact
+
+    text = (ROOT / "dvc.yaml").read_text()
+    contract = load_params(ROOT / "params.yaml", check_estimators=False).contract
+    named = name_artifact(text, contract, "fraud")
+    changed = [
+        (old.split(":")[0].strip(), new.strip())
+        for old, new in zip(text.splitlines(), named.splitlines(), strict=True)
+        if old != new
+    ]
+    assert [key for key, _ in changed] == ["model_name", "desc", "labels"]
+    name_line = changed[0][1]
+    assert name_line.startswith("model_name: fraud  ") and "# the artifact name" in name_line
+    assert name_artifact(text, contract).count("churn-model") == text.count("churn-model")
 
 
 def test_code_shows_the_difference_and_update_records_the_installed_code(tmp_path):

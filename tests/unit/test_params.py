@@ -19,6 +19,7 @@ def test_shipped_params_parse():
     assert "customer_id" not in params.contract.feature_columns
     assert "churned" not in params.contract.feature_columns
     assert params.validate_.acknowledged_batches == ()
+    assert params.validate_.min_rows_for_mostly == 100
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,7 @@ def test_shipped_params_parse():
         (("contract", "target"), "nope", "contract.target 'nope' is not one of"),
         (("label_issues", "action"), "delete", "label_issues.action"),
         (("split", "holdout_dayz"), 3, "split.holdout_dayz"),
+        (("validate", "min_rows_for_mostly"), 0, "validate.min_rows_for_mostly"),
     ],
 )
 def test_wrong_values_name_the_key(path, value, message):

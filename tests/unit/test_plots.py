@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from sklearn.metrics import auc as area_under
 
 from datawheel.evaluate import classification_metrics, segment_metrics
 from datawheel.plots import CURVE_POINTS, curve_data, segment_bar_png, write_plots
+from datawheel.workspace import command_env
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -171,3 +173,55 @@ def test_importing_plots_does_not_import_matplotlib():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def _dvc_plot_series(project: Path) -> dict[str, set]:
+    """`dvc plots show --json` on project: for each curve, the lines Vega-Lite draws, i.e.
+    the distinct (colour, dash) values of its data once the template's transform ran."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "dvc", "plots", "show", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        check=True,
+    )
+    series = {}
+    for name in ("roc", "precision_recall", "calibration"):
+        (plot,) = json.loads(shown.stdout)["data"][f"reports/plots/{name}.csv"]
+        spec = plot["content"]
+        (transform,) = spec["transform"]
+        assert spec["encoding"]["color"]["field"] == transform["as"]
+        assert spec["encoding"]["strokeDash"]["field"] == "rev"
+        # The template's own expression: "class <c>" when the datum has a class, else rev.
+        assert transform["calculate"].startswith("isValid(datum['class'])")
+        series[name] = {
+            (f"class {d['class']}" if d.get("class") not in (None, "") else d["rev"], d["rev"])
+            for d in spec["data"]["values"]
+        }
+    return series
+
+
+@pytest.fixture
+def dvc_project(tmp_path: Path) -> Path:
+    from datawheel.workspace import init_repo
+
+    init_repo(tmp_path / "proj")
+    return tmp_path / "proj"
+
+
+def test_dvc_plots_show_draws_one_line_per_class_of_a_multiclass_hold_out(dvc_project):
+    y, proba = multiclass_case()
+    write_plots(curve_data(y, proba, [0, 1, 2]), dvc_project / "reports/plots")
+    expected = {("class 0", "workspace"), ("class 1", "workspace"), ("class 2", "workspace")}
+    assert _dvc_plot_series(dvc_project) == dict.fromkeys(
+        ("roc", "precision_recall", "calibration"), expected
+    )
+
+
+def test_dvc_plots_show_keeps_one_binary_curve(dvc_project):
+    y, proba = binary_case(rows=400)
+    write_plots(curve_data(y, proba, [0, 1]), dvc_project / "reports/plots")
+    assert _dvc_plot_series(dvc_project) == dict.fromkeys(
+        ("roc", "precision_recall", "calibration"), {("workspace", "workspace")}
+    )

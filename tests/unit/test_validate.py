@@ -340,6 +340,29 @@ def test_raise_if_failed_names_the_batch_and_rule(first_run):
         raise_if_failed(first_run[0])
 
 
+def test_a_batch_ingest_rejected_stops_the_pipeline_as_a_critical_failure_does(
+    first_run, records, project, tmp_path
+):
+    """One behaviour for every failed batch: rejected whole by ingest (a renamed column) or
+    failed by a critical expectation (bad labels beyond `mostly`), it stops validate with
+    exit code 4 until it is acknowledged; then it stays excluded and the run goes on."""
+    out = _copy(first_run[1], tmp_path)
+    only_schema = run_validation(project / "data/ingested", records, SUITES, out, [BAD_LABEL])
+    assert [b.batch for b in only_schema.failed_batches] == [SCHEMA_BREAK]
+    with pytest.raises(ValidationFailed, match="contract_columns") as stopped:
+        raise_if_failed(only_schema)
+    assert stopped.value.exit_code == 4
+    assert "1 batch(es) failed critical data tests: " + SCHEMA_BREAK in str(stopped.value)
+    only_label = run_validation(project / "data/ingested", records, SUITES, out, [SCHEMA_BREAK])
+    with pytest.raises(ValidationFailed, match="expect_column_values_to_be_in_set"):
+        raise_if_failed(only_label)
+    both = run_validation(
+        project / "data/ingested", records, SUITES, out, [BAD_LABEL, SCHEMA_BREAK]
+    )
+    raise_if_failed(both)
+    assert both.passed
+
+
 def test_cached_run_does_not_import_great_expectations(first_run, records, project, tmp_path):
     out = _copy(first_run[1], tmp_path)
     script = f"""
@@ -467,7 +490,7 @@ def test_volume_is_judged_against_the_accepted_batches_before_it(history, tmp_pa
     assert volume[f"{SPIKE_DAY}.csv"] == ["failed (warning)", "failed (critical)"]
     # the failed spike is not part of the next day's history: the median is still 60-ish
     assert volume[days[6]] == ["passed", "passed"]
-    assert [Path(b.batch).name for b in report.stopping_batches] == [f"{SPIKE_DAY}.csv"]
+    assert [Path(b.batch).name for b in report.failed_batches] == [f"{SPIKE_DAY}.csv"]
     line = next(line for line in summary_lines(report) if "critical" in line)
     assert line.startswith(f"data/raw/{SPIKE_DAY}.csv: batch failed rule ")
     assert re.search(r"\(critical\): [\d,]+ rows, 1\d\d\.\dx the recent median of \d\d rows", line)
@@ -530,3 +553,85 @@ def test_a_file_stem_names_its_period(name, start, end):
     assert parameters["period_end"] == expected[1].isoformat()
     is_day = expected[1] - expected[0] == dt.timedelta(days=1)
     assert ("day_start" in parameters) == is_day
+
+
+# --- `mostly` on small batches -------------------------------------------------------------
+
+SMALL_DAY = dt.date(2026, 1, 5)
+SMALL_BATCH = f"data/raw/{SMALL_DAY.isoformat()}.csv"
+
+
+def _delivered(rows: int, **bad: dict[int, object]):
+    """A day of `rows` rows of the built-in stream with bad cells ({column: {row: value}}),
+    typed by ingest as the validate stage reads it."""
+    from datawheel.ingest import read_batch, with_provenance
+    from datawheel.simulate import csv_text, simulate_day
+
+    raw = simulate_day(SMALL_DAY, rows, 11, []).astype(object)
+    for column, cells in bad.items():
+        for row, value in cells.items():
+            if row < len(raw):  # the stream varies a day's rows by 10 %
+                raw.loc[row, column] = value
+    contract = load_params(ROOT / "params.yaml").contract
+    typed, lines = read_batch(csv_text(raw).encode(), SMALL_BATCH, contract)
+    return with_provenance(typed, SMALL_BATCH, "0" * 32, lines)
+
+
+@pytest.fixture(scope="module")
+def runners():
+    """The shipped suites judged as the pipeline does (min_rows_for_mostly 100), and as GX
+    alone does (1)."""
+    from datawheel.validate import SuiteRunner
+
+    suites = load_suites(SUITES)
+    return {rows: SuiteRunner(suites, rows) for rows in (100, 1)}
+
+
+def test_one_bad_row_of_a_small_batch_is_quarantined_not_the_batch(runners):
+    frame = _delivered(30, age={4: None})  # nulls.json: mostly 0.99, critical
+    result = runners[100].validate(frame, SMALL_BATCH)
+    assert result.status == "warning" and result.quarantined_rows == 1
+    (null,) = [
+        o for o in result.failures if o.rule == "nulls/expect_column_values_to_not_be_null/age"
+    ]
+    assert null.small_batch and not null.success and not null.fails_batch
+    assert "fewer than validate.min_rows_for_mostly (100)" in null.message
+    assert set(result.quarantine["rule"]) == {null.rule}  # the row, not `batch_failed`
+    line = next(line for line in summary_lines(ValidationReport([result])) if "'age'" in line)
+    assert "(critical, rows quarantined: small batch)" in line
+    # GX alone: 1 of 30 is over 1 - 0.99, so the whole batch fails and stops the pipeline
+    gx_only = runners[1].validate(frame, SMALL_BATCH)
+    assert gx_only.status == "failed" and gx_only.quarantined_rows == len(frame)
+
+
+def test_every_bad_row_of_a_small_batch_is_quarantined_and_the_batch_warns(runners):
+    frame = _delivered(30, age=dict.fromkeys(range(40)))  # every row
+    result = runners[100].validate(frame, SMALL_BATCH)
+    assert result.status == "warning" and result.quarantined_rows == len(frame)
+
+
+def test_an_expectation_without_mostly_fails_even_a_small_batch(runners):
+    # label.json: churned in {0, 1}, no `mostly`: every row must, on any batch
+    frame = _delivered(30, churned={2: 7})
+    result = runners[100].validate(frame, SMALL_BATCH)
+    assert result.status == "failed" and result.quarantined_rows == len(frame)
+    (label,) = [o for o in result.failures if o.expectation_type.endswith("_in_set")]
+    assert label.fails_batch and not label.small_batch
+
+
+def test_a_batch_of_min_rows_for_mostly_is_judged_as_gx_judges_it(runners):
+    within = runners[100].validate(_delivered(120, age={4: None}), SMALL_BATCH)
+    assert len(within.quarantine) and within.rows >= 100  # 120 rows +- 10 %
+    assert within.status == "warning" and within.quarantined_rows == 1  # 1 of 100+: allowed
+    beyond = runners[100].validate(_delivered(120, age={4: None, 9: None}), SMALL_BATCH)
+    assert beyond.status == "failed" and beyond.quarantined_rows == beyond.rows
+    (null,) = [o for o in beyond.failures if o.column == "age"]
+    assert null.fails_batch and not null.small_batch
+
+
+def test_another_min_rows_for_mostly_validates_again(first_run, records, project, tmp_path):
+    out = _copy(first_run[1], tmp_path)
+    again = run_validation(project / "data/ingested", records, SUITES, out, min_rows_for_mostly=50)
+    assert sorted(again.validated) == [CLEAN, BAD_LABEL]  # not the batch ingest rejected
+    same = run_validation(project / "data/ingested", records, SUITES, out, min_rows_for_mostly=50)
+    assert same.validated == []
