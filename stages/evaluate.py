@@ -6,12 +6,14 @@ import pandas as pd
 
 from datawheel.fileio import read_json, write_json
 from datawheel.params import Params
+from datawheel.plots import check_declared_plots
 from datawheel.scoring import evaluate_candidate
 from datawheel.stagerun import log, run_stage
 
 
 def main(params: Params) -> None:
     paths = params.paths
+    check_declared_plots(Path("dvc.yaml").read_text(encoding="utf-8"), params.contract.task)
     curated = Path(paths.curated)
     result = evaluate_candidate(
         params,

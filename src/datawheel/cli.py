@@ -83,10 +83,17 @@ def init(
     description: Annotated[
         str | None,
         typer.Option(
-            help="The artifact's `desc` in dvc.yaml; default: '<target> classifier', "
-            "the target read from params.yaml."
+            help="The artifact's `desc` in dvc.yaml; default: '<target> classifier' "
+            "(or regressor), the target read from params.yaml."
         ),
     ] = None,
+    task: Annotated[
+        str,
+        typer.Option(
+            help="classification, or regression: params.yaml's regression contract and "
+            "gate defaults, and dvc.yaml's regression plots."
+        ),
+    ] = "classification",
 ) -> None:
     """Start a datawheel project: template, git init, dvc init."""
     from datawheel.workspace import default_model_name, init_repo
@@ -94,7 +101,9 @@ def init(
     if (directory / "dvc.yaml").exists():
         raise _usage(f"{directory}/dvc.yaml exists already: this folder is a project")
     name = model_name if model_name is not None else default_model_name(directory)
-    init_repo(directory, remote, name, description)
+    if task not in ("classification", "regression"):
+        raise _usage(f"--task {task!r}: choose classification or regression")
+    init_repo(directory, remote, name, description, task)
     console.print(f"datawheel project ready in {directory} (model {name})")
 
 

@@ -23,7 +23,7 @@ import yaml
 
 from datawheel.fileio import read_json
 from datawheel.params import load_params
-from datawheel.workspace import command_env, dvc, init_repo
+from datawheel.workspace import command_env, dvc, edit_yaml, init_repo
 
 WORKFLOW = ".github/workflows/retrain.yml"
 JOB = "retrain"
@@ -282,18 +282,7 @@ class Flywheel:
 
 def set_params(root: Path, changes: dict[tuple[str, ...], Any]) -> None:
     """Edit params.yaml in place, one dotted key at a time, keeping its comments."""
-    from ruamel.yaml import YAML
-
-    path = root / "params.yaml"
-    editor = YAML()
-    editor.width = 100
-    data = editor.load(path)
-    for keys, value in changes.items():
-        node = data
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    editor.dump(data, path)
+    edit_yaml(root / "params.yaml", changes)
 
 
 @dataclass(frozen=True)

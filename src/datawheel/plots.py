@@ -351,6 +351,29 @@ def _scatter_png(path: Path, records: list[dict], x: str, y: str, title: str) ->
     _save_png(figure, path)
 
 
+def check_declared_plots(dvc_yaml: str, task: str) -> None:
+    """Refuse, naming the files, a dvc.yaml whose evaluate stage declares another task's
+    plots: DVC would fail after the stage with "output ... does not exist" instead."""
+    import yaml
+
+    from datawheel.errors import ParamsError
+
+    stage = (yaml.safe_load(dvc_yaml).get("stages") or {}).get("evaluate") or {}
+    declared = {
+        Path(str(name)).stem
+        for entry in stage.get("plots") or []
+        for name in (entry if isinstance(entry, dict) else [entry])
+    }
+    wanted = set(REGRESSION_COLUMNS if task == "regression" else COLUMNS)
+    other = set(COLUMNS if task == "regression" else REGRESSION_COLUMNS)
+    if declared & other or not wanted <= declared:
+        raise ParamsError(
+            f"dvc.yaml: the evaluate stage's plots: declare {sorted(declared)}, but "
+            f"contract.task {task} writes {sorted(wanted)} (rule: plots_match_task); "
+            f"`datawheel init --task {task}` writes that block (README, Regression)"
+        )
+
+
 def write_regression_plots(
     curves: dict[str, list[dict]], out_dir: str | Path, png_dir: str | Path | None = None
 ) -> list[Path]:

@@ -42,33 +42,45 @@ def template_root() -> Path:
 
 
 def copy_template(
-    target: Path, model_name: str | None = None, description: str | None = None
+    target: Path,
+    model_name: str | None = None,
+    description: str | None = None,
+    task: str = "classification",
 ) -> None:
     """Copy dvc.yaml, params.yaml, stages/, expectations/ and the GitHub workflows into
     target, plus a champion pointer that names no champion yet and the record of the
     installed datawheel code (.datawheel/code.json), which every stage depends on.
 
     dvc.yaml's artifact is named model_name (None keeps the template's, the built-in
-    stream's `churn-model`) and described by description (None: from the contract)."""
+    stream's `churn-model`) and described by description (None: from the contract). For
+    task `regression`, params.yaml gets the regression contract and gate defaults and
+    dvc.yaml the regression plots (TASK_TEMPLATE)."""
     from datawheel.codeid import template_dvc_yaml, write_code_record
     from datawheel.params import load_params
     from datawheel.registry import check_model_name
 
     if model_name is not None:
         check_model_name(model_name)
+    if task not in TASK_NOUNS:
+        raise DatawheelError(f"unknown task {task!r}: choose {' or '.join(TASK_NOUNS)}")
     source = template_root()
-    contract = load_params(source / "params.yaml", check_estimators=False).contract
     target.mkdir(parents=True, exist_ok=True)
     for item in TEMPLATE_ITEMS:
         src = source / item
         (target / item).parent.mkdir(parents=True, exist_ok=True)
-        if item == "dvc.yaml":  # the project has no src/: its stages depend on the record
-            text = template_dvc_yaml(src.read_text(encoding="utf-8"))
-            write_text(target / item, name_artifact(text, contract, model_name, description))
-        elif src.is_dir():
+        if item == "dvc.yaml":
+            continue  # written last, named from the params written for the task
+        if src.is_dir():
             shutil.copytree(src, target / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, target / item)
+    if task != "classification":
+        edit_yaml(target / "params.yaml", TASK_TEMPLATE[task]["params"])
+    # the project has no src/: its stages depend on the code record
+    text = template_dvc_yaml((source / "dvc.yaml").read_text(encoding="utf-8"))
+    text = task_plots(text, task)
+    write_text(target / "dvc.yaml", name_artifact(text, task, model_name, description))
+    load_params(target / "params.yaml", check_estimators=False)  # the template is valid
     write_code_record(target)
     write_text(target / REQUIREMENTS, requirements_text())
     ignore = target / ".gitignore"
@@ -82,6 +94,76 @@ def copy_template(
 
 
 TASK_NOUNS = {"classification": "classifier", "regression": "regressor"}
+
+_REGRESSION_PLOTS = """\
+    plots:
+      # A regression hold-out: predictions against the truth, and residuals against the
+      # predictions (`datawheel init --task regression`; a classification project declares
+      # the ROC, precision-recall, calibration and confusion plots here).
+      - ${paths.plots}/predicted_vs_actual.csv:
+          cache: false
+          template: scatter
+          x: actual
+          y: predicted
+          title: Predicted vs actual (hold-out)
+      - ${paths.plots}/residuals.csv:
+          cache: false
+          template: scatter
+          x: predicted
+          y: residual
+          title: Residuals (hold-out)
+"""
+
+TASK_TEMPLATE: dict[str, dict] = {
+    "regression": {
+        "params": {
+            ("contract", "task"): "regression",
+            ("contract", "classes"): None,
+            ("contract", "positive_class"): None,
+            ("gate", "primary_metric"): "rmse",
+            ("gate", "guardrails"): {},
+            ("gate", "scoring_rule"): None,
+            ("gate", "absolute_floor"): None,
+        },
+        "plots": _REGRESSION_PLOTS,
+    },
+}
+"""What `datawheel init --task T` changes in the (classification) template."""
+
+
+def task_plots(dvc_yaml: str, task: str) -> str:
+    """dvc.yaml's text with the evaluate stage's `plots:` block declaring `task`'s plots:
+    a stage that declares a file it does not write fails, so the set follows the task."""
+    if task == "classification":
+        return dvc_yaml
+    lines = dvc_yaml.splitlines(keepends=True)
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if line.rstrip() == "    plots:"
+        and any(lines[j].startswith("  evaluate:") for j in range(i))
+    )
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith("      ") or not lines[end].strip()):
+        end += 1
+    return "".join([*lines[:start], TASK_TEMPLATE[task]["plots"], *lines[end:]])
+
+
+def edit_yaml(path: Path, changes: dict[tuple[str, ...], object]) -> None:
+    """Set keys of a YAML file in place, one key path at a time, keeping its comments."""
+    from ruamel.yaml import YAML
+
+    editor = YAML()
+    editor.width = 100
+    data = editor.load(path)
+    for keys, value in changes.items():
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    editor.dump(data, path)
+
+
 _ARTIFACT_KEYS = {"model_name": "vars", "desc": "artifacts", "labels": "artifacts"}
 """The dvc.yaml keys name_artifact sets, and the top-level section each lives in."""
 
@@ -93,12 +175,14 @@ def default_model_name(folder: Path) -> str:
 
 
 def name_artifact(
-    dvc_yaml: str, contract, model_name: str | None = None, description: str | None = None
+    dvc_yaml: str,
+    task: str = "classification",
+    model_name: str | None = None,
+    description: str | None = None,
 ) -> str:
     """dvc.yaml's text with `registry.model_name` set (None: kept) and the artifact's `desc`
-    and `labels` for the contract: the target is DVC's own `${contract.target}` from
+    and `labels` for the task: the target is DVC's own `${contract.target}` from
     params.yaml, so they stay true when the contract changes. Line-based, comments kept."""
-    task = getattr(contract, "task", "classification")
     noun = TASK_NOUNS.get(task, f"{task} model")
     target = "${contract.target}"
     wanted = {
@@ -199,14 +283,15 @@ def init_repo(
     remote: Path | str | None = None,
     model_name: str | None = None,
     description: str | None = None,
+    task: str = "classification",
 ) -> None:
     """git init + dvc init in repo with the template, and optionally a default DVC remote:
     a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given,
     whose downloads DVC checks against their md5. model_name and description name and
-    describe the registry's artifact (see copy_template)."""
+    describe the registry's artifact, task sets the template's task (see copy_template)."""
     import git
 
-    copy_template(repo, model_name, description)
+    copy_template(repo, model_name, description, task)
     gitrepo = git.Repo.init(repo, initial_branch="main")
     with gitrepo.config_writer() as config:
         if not _has_identity(gitrepo):

@@ -54,6 +54,10 @@ class Dataset:
     def columns(self) -> Mapping[str, Mapping[str, Any]]:
         return self.contract["columns"]
 
+    @property
+    def task(self) -> str:
+        return self.contract.get("task", "classification")
+
     def period_name(self, when: pd.Timestamp) -> str:
         """The batch file stem for an event time: YYYY-MM-DD, YYYY-Www or YYYY-MM."""
         if self.period == "day":
@@ -266,7 +270,8 @@ def retrain_in_ci(origin: Path, run_dir: Path, sha: str) -> dict[str, Any]:
 def play(data: Dataset, tmp_path: Path) -> Played:
     """init, params and suites, two data commits retrained by CI's workflow, review, audit."""
     root, remote = tmp_path / "project", tmp_path / "dvc-remote"
-    cli(tmp_path, "init", str(root), "--remote", str(remote))
+    init = ["init", str(root), "--remote", str(remote), "--model-name", data.name]
+    cli(tmp_path, *init, "--task", data.task)
     set_params(root, {("contract",): dict(data.contract), **FAST_PARAMS, **data.settings})
     for old in (root / "expectations").glob("*.json"):
         old.unlink()
@@ -333,7 +338,15 @@ def check_scenario(data: Dataset, played: Played) -> None:
     assert first["version"] == "v1.0.0", first
     assert second["result"] in ("promoted", "held"), second
     tags = git.Repo(played.root).git.tag("--list").split()
-    assert any(t.endswith("@v1.0.0") for t in tags), tags
+    assert f"{data.name}@v1.0.0" in tags, tags
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "gto"), "show", data.name, "--json"],
+        cwd=played.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "v1.0.0" in shown and "prod" in shown, shown
     assert played.report, "report --json printed nothing"
     assert played.drift_exit in (0, 7)
     used = {u["version"] for u in played.entity_trace["versions"]}

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from datawheel.errors import ParamsError
 from datawheel.fileio import file_md5
 from datawheel.params import dvc_vars
 from datawheel.workspace import command_env
@@ -126,12 +128,10 @@ def test_init_takes_a_model_name_and_description_and_refuses_a_bad_name(tmp_path
 
 
 def test_name_artifact_changes_only_the_name_desc_and_labels_lines():
-    from datawheel.params import load_params
     from datawheel.workspace import name_artifact
 
     text = (ROOT / "dvc.yaml").read_text()
-    contract = load_params(ROOT / "params.yaml", check_estimators=False).contract
-    named = name_artifact(text, contract, "fraud")
+    named = name_artifact(text, "classification", "fraud")
     changed = [
         (old.split(":")[0].strip(), new.strip())
         for old, new in zip(text.splitlines(), named.splitlines(), strict=True)
@@ -140,7 +140,30 @@ def test_name_artifact_changes_only_the_name_desc_and_labels_lines():
     assert [key for key, _ in changed] == ["model_name", "desc", "labels"]
     name_line = changed[0][1]
     assert name_line.startswith("model_name: fraud  ") and "# the artifact name" in name_line
-    assert name_artifact(text, contract).count("churn-model") == text.count("churn-model")
+    assert name_artifact(text).count("churn-model") == text.count("churn-model")
+
+
+def test_init_task_regression_writes_its_params_plots_and_artifact(tmp_path):
+    from datawheel.params import load_params
+    from datawheel.plots import check_declared_plots
+    from datawheel.workspace import copy_template
+
+    copy_template(tmp_path, "price", task="regression")
+    params = load_params(tmp_path / "params.yaml", check_estimators=False)
+    assert params.contract.task == "regression" and params.contract.classes is None
+    assert params.gate.primary_metric == "rmse" and params.gate.absolute_floor is None
+    assert "# the entity" in (tmp_path / "params.yaml").read_text()  # comments kept
+    dvc_yaml = (tmp_path / "dvc.yaml").read_text()
+    check_declared_plots(dvc_yaml, "regression")
+    with pytest.raises(ParamsError, match="plots_match_task"):
+        check_declared_plots(dvc_yaml, "classification")
+    with pytest.raises(ParamsError, match=r"predicted_vs_actual.*init --task regression"):
+        check_declared_plots((ROOT / "dvc.yaml").read_text(), "regression")
+    artifact = yaml.safe_load(dvc_yaml)["artifacts"]["${registry.model_name}"]
+    assert artifact["desc"] == "${contract.target} regressor"
+    assert artifact["labels"] == ["tabular", "regression", "${contract.target}"]
+    stages = yaml.safe_load(dvc_yaml)["stages"]
+    assert yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].keys() == stages.keys()
 
 
 def test_code_shows_the_difference_and_update_records_the_installed_code(tmp_path):
