@@ -20,6 +20,7 @@ def main(params: Params) -> None:
         volume_history_batches=params.validate_.volume_history_batches,
         volume_min_history_batches=params.validate_.volume_min_history_batches,
         min_rows_for_mostly=params.validate_.min_rows_for_mostly,
+        batch_period=params.batch_period_from_data,
         columns=(*params.contract.columns, *PROVENANCE_COLUMNS),
         progress=lambda batches: progress(batches, "validate"),
     )

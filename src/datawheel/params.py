@@ -180,6 +180,9 @@ class Validate(_Frozen):
     # its failing rows instead of failing the batch (GX's `mostly` 0.99 tolerates no bad row
     # under 100 rows). 1 = GX's own judgement on every batch.
     min_rows_for_mostly: int = Field(default=100, ge=1)
+    # A batch whose file name names no period (`export-17.csv`) takes as its period the
+    # calendar unit most of its events fall in; `name` reads periods from names only.
+    batch_period: Literal["name", "day", "week", "month", "quarter", "year"] = "name"
 
     @model_validator(mode="after")
     def _history_fits(self) -> Validate:
@@ -311,6 +314,12 @@ class Params(_Frozen):
     drift: Drift = Field(default_factory=Drift)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def batch_period_from_data(self) -> tuple[str, str] | None:
+        """(time column, unit) when batches named by no period take it from their events."""
+        unit = self.validate_.batch_period
+        return None if unit == "name" else (self.contract.time_column, unit)
 
     @model_validator(mode="before")
     @classmethod

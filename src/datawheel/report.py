@@ -182,11 +182,15 @@ def _contract_failure(batch: LoadedBatch) -> BatchValidation:
 
 
 def run_suites(
-    suites: list[dict[str, Any]], batches: Iterable[LoadedBatch], min_rows_for_mostly: int = 0
+    suites: list[dict[str, Any]],
+    batches: Iterable[LoadedBatch],
+    min_rows_for_mostly: int = 0,
+    batch_period: tuple[str, str] | None = None,
 ) -> dict[str, BatchValidation]:
     """Validate loaded batches with the suites (Great Expectations, imported on first use),
-    judging `mostly` on small batches as the validate stage does (validate.min_rows_for_mostly)."""
-    runner = SuiteRunner(suites, min_rows_for_mostly) if suites else None
+    judging `mostly` on small batches and periods of batches named by none as the validate
+    stage does (validate.min_rows_for_mostly, validate.batch_period)."""
+    runner = SuiteRunner(suites, min_rows_for_mostly, batch_period) if suites else None
     results = {}
     for batch in batches:
         if not batch.readable or batch.error:
@@ -243,6 +247,7 @@ def data_tests(project: Project, diff: DataDiff) -> DataTests:
             list(old.suites().values()),
             unique.values(),
             old.params().validate_.min_rows_for_mostly,
+            old.params().batch_period_from_data,
         )
         base_source = (
             f"BASE's suites run on the {len(base)} batches read (the pipeline has not run on "
@@ -256,7 +261,10 @@ def data_tests(project: Project, diff: DataDiff) -> DataTests:
     else:
         suites = list(new.suites().values())
         head = run_suites(
-            suites, diff.loaded_head.values(), new.params().validate_.min_rows_for_mostly
+            suites,
+            diff.loaded_head.values(),
+            new.params().validate_.min_rows_for_mostly,
+            new.params().batch_period_from_data,
         )
         head_source = f"HEAD's suites run on its {len(head)} added or modified batches"
         same_suites = suites_fingerprint(suites) == suites_fingerprint(

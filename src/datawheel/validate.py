@@ -29,7 +29,8 @@ Expectations that need a suite parameter (`{"$PARAMETER": "day_start"}`, or GX's
 on one: `{"$PARAMETER": "recent_median_rows * 5"}`) get it per batch: `day_start` and
 `day_end` are the UTC bounds of the day named by a `YYYY-MM-DD` file stem, `period_start`
 and `period_end` those of any period a stem names (`YYYY-MM-DD`, `YYYY-Www`, `YYYY-MM`,
-`YYYY-Qn`, `YYYY`);
+`YYYY-Qn`, `YYYY`), or, with params.yaml `validate.batch_period` set to a unit (day, week,
+month, quarter, year), of the calendar unit most events of a batch named otherwise fall in;
 `recent_median_rows` is the median row count of the last `validate.volume_history_batches`
 accepted (not failed, not duplicate) batches before this one, defined once at least
 `validate.volume_min_history_batches` of them exist. When a parameter is not defined (a
@@ -422,10 +423,54 @@ def _months_later(first: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def batch_suite_parameters(batch: str) -> dict[str, str]:
+PERIOD_UNITS = ("day", "week", "month", "quarter", "year")
+"""validate.batch_period's units for batches whose file name names no period."""
+
+
+def period_containing(when: dt.date, unit: str) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC calendar `unit` (day, ISO week, month, quarter, year) holding a date."""
+    if unit == "day":
+        start, end = when, when + dt.timedelta(days=1)
+    elif unit == "week":
+        start = when - dt.timedelta(days=when.weekday())
+        end = start + dt.timedelta(weeks=1)
+    elif unit == "month":
+        start = when.replace(day=1)
+        end = _months_later(start, 1)
+    elif unit == "quarter":
+        start = dt.date(when.year, 3 * ((when.month - 1) // 3) + 1, 1)
+        end = _months_later(start, 3)
+    elif unit == "year":
+        start, end = dt.date(when.year, 1, 1), dt.date(when.year + 1, 1, 1)
+    else:
+        raise ValueError(f"unknown period unit {unit!r}; choose from {list(PERIOD_UNITS)}")
+    midnight = dt.time(tzinfo=dt.UTC)
+    return dt.datetime.combine(start, midnight), dt.datetime.combine(end, midnight)
+
+
+def period_of_events(times: pd.Series, unit: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """The calendar `unit` holding most of a batch's event times (the earliest on a tie),
+    for a batch whose name names no period; None when it has no event time."""
+    stamps = pd.to_datetime(times, utc=True).dropna()
+    if stamps.empty:
+        return None
+    starts = pd.Series([period_containing(d, unit)[0] for d in stamps.dt.date])
+    counts = starts.value_counts()
+    return period_containing(min(counts[counts == counts.max()].index).date(), unit)
+
+
+def batch_suite_parameters(
+    batch: str, events: tuple[pd.Series, str] | None = None
+) -> dict[str, str]:
     """`period_start`/`period_end` (UTC, end exclusive) of the period the file stem names
-    (batch_period), and for a `YYYY-MM-DD` stem the same as `day_start`/`day_end`."""
+    (batch_period), and for a `YYYY-MM-DD` stem the same as `day_start`/`day_end`.
+
+    `events`: the batch's event times and params.yaml `validate.batch_period` unit; a name
+    that names no period then takes the period most of its events fall in (period_of_events),
+    so a batch spanning two periods has its stray rows caught by the freshness suite."""
     period = batch_period(batch)
+    if period is None and events is not None:
+        period = period_of_events(*events)
     if period is None:
         return {}
     start, end = (bound.isoformat() for bound in period)
@@ -558,9 +603,16 @@ class SuiteRunner:
     per runner; run_validation makes one runner per run.
     """
 
-    def __init__(self, suites: Sequence[Mapping[str, Any]], min_rows_for_mostly: int = 0):
+    def __init__(
+        self,
+        suites: Sequence[Mapping[str, Any]],
+        min_rows_for_mostly: int = 0,
+        batch_period: tuple[str, str] | None = None,
+    ):
         self.suites = [dict(s) for s in suites]
         self.min_rows_for_mostly = min_rows_for_mostly
+        # (time column, unit): a batch named by no period takes its period from its events
+        self.batch_period = batch_period
         self._planned = [
             _Planned(str(suite["name"]), index, dict(config))
             for suite in self.suites
@@ -619,7 +671,10 @@ class SuiteRunner:
             raise DatawheelError(
                 f"{batch}: the frame has no row_id column; validate frames typed by ingest"
             )
-        parameters = {**batch_suite_parameters(batch), **(parameters or {})}
+        events = None
+        if self.batch_period is not None and self.batch_period[0] in frame.columns:
+            events = (frame[self.batch_period[0]], self.batch_period[1])
+        parameters = {**batch_suite_parameters(batch, events), **(parameters or {})}
         columns = set(frame.columns)
         outcomes: dict[int, ExpectationOutcome] = {}
         row_ids: dict[int, list[str]] = {}
@@ -882,9 +937,11 @@ def _cached(
     fingerprint: str,
     parameters: Mapping[str, Any],
     min_rows_for_mostly: int,
+    batch_period: tuple[str, str] | None = None,
 ) -> BatchValidation | None:
-    """The stored verdict on this batch if made with the same suites, parameters and
-    min_rows_for_mostly, else None. Call only once `_verified` has accepted the files."""
+    """The stored verdict on this batch if made with the same suites, parameters,
+    min_rows_for_mostly and batch_period, else None. Call only once `_verified` has
+    accepted the files."""
     try:
         stored = read_json(out_dir / f"{record.md5}.json")
     except (OSError, ValueError):  # unreadable cache: validate again
@@ -894,6 +951,7 @@ def _cached(
         or stored.get("suites_fingerprint") != fingerprint
         or stored.get("parameters") != dict(parameters)
         or stored.get("min_rows_for_mostly") != min_rows_for_mostly
+        or stored.get("batch_period") != (list(batch_period) if batch_period else None)
         or not (out_dir / f"{record.md5}.parquet").exists()
     ):
         return None
@@ -915,6 +973,7 @@ def run_validation(
     columns: Collection[str] | None = None,
     root: Path = Path("."),
     min_rows_for_mostly: int = 0,
+    batch_period: tuple[str, str] | None = None,
 ) -> ValidationReport:
     """Validate every ingested batch not already validated with the same md5, suites and
     suite parameters (`recent_median_rows` from the accepted batches before it).
@@ -929,7 +988,9 @@ def run_validation(
     (`root`'s), so an unchanged file is not read again.
 
     `min_rows_for_mostly`: params.yaml `validate.min_rows_for_mostly` (see _on_small_batch;
-    0 judges `mostly` as GX does on every batch).
+    0 judges `mostly` as GX does on every batch). `batch_period`: (the contract's time
+    column, params.yaml `validate.batch_period`) when batches not named by a period take
+    their period from their events; None reads periods from names only.
     """
     with StatHashes(root) as hashes:
         return _run_validation(
@@ -944,6 +1005,7 @@ def run_validation(
             columns,
             hashes,
             min_rows_for_mostly,
+            batch_period,
         )
 
 
@@ -959,6 +1021,7 @@ def _run_validation(
     columns,
     hashes,
     min_rows_for_mostly,
+    batch_period,
 ) -> ValidationReport:
     loaded = _read_suite_files(suites_dir)
     if columns is not None:
@@ -990,11 +1053,13 @@ def _run_validation(
             parameters[HISTORY_PARAMETER] = median
         result = None
         if _verified(out_dir, record.md5, checksums, hashes, rebuilt):
-            result = _cached(out_dir, record, fingerprint, parameters, min_rows_for_mostly)
+            result = _cached(
+                out_dir, record, fingerprint, parameters, min_rows_for_mostly, batch_period
+            )
         if result is None:
             if runner is None:
                 _check_suites(loaded)
-                runner = SuiteRunner(suites, min_rows_for_mostly)
+                runner = SuiteRunner(suites, min_rows_for_mostly, batch_period)
             source = ingested_dir / f"{record.md5}.parquet"
             if not source.exists():
                 raise DatawheelError(
@@ -1010,6 +1075,7 @@ def _run_validation(
                     "suites_fingerprint": fingerprint,
                     "parameters": parameters,
                     "min_rows_for_mostly": min_rows_for_mostly,
+                    "batch_period": list(batch_period) if batch_period else None,
                     "validation": result.to_dict(),
                 },
             )

@@ -555,6 +555,57 @@ def test_a_file_stem_names_its_period(name, start, end):
     assert ("day_start" in parameters) == is_day
 
 
+@pytest.mark.parametrize(
+    ("unit", "start", "end"),
+    [
+        ("day", "2026-03-05", "2026-03-06"),
+        ("week", "2026-03-02", "2026-03-09"),
+        ("month", "2026-03-01", "2026-04-01"),
+        ("quarter", "2026-01-01", "2026-04-01"),
+        ("year", "2026-01-01", "2027-01-01"),
+    ],
+)
+def test_a_batch_named_by_no_period_takes_the_one_most_of_its_events_fall_in(unit, start, end):
+    from datawheel.validate import batch_suite_parameters
+
+    # one straggler from February, three events on 5 March: the period is March's
+    times = pd.Series(
+        pd.to_datetime(
+            ["2026-02-27T23:00Z", "2026-03-05T08:00Z", "2026-03-05T09:30Z", "2026-03-05T17:00Z"]
+        )
+    )
+    parameters = batch_suite_parameters("data/raw/export-0017.csv", (times, unit))
+    assert parameters["period_start"] == f"{start}T00:00:00+00:00"
+    assert parameters["period_end"] == f"{end}T00:00:00+00:00"
+    assert batch_suite_parameters("data/raw/export-0017.csv") == {}  # `name`: none
+    # a name that names a period keeps it, whatever the events say
+    named = batch_suite_parameters("data/raw/2026-01.csv", (times, unit))
+    assert named["period_start"] == "2026-01-01T00:00:00+00:00"
+    assert batch_suite_parameters("x.csv", (pd.Series([], dtype="datetime64[ns, UTC]"), unit)) == {}
+
+
+def test_the_freshness_suite_catches_the_stray_rows_of_a_batch_named_by_no_period():
+    from datawheel.ingest import read_batch, with_provenance
+    from datawheel.simulate import csv_text, simulate_day
+    from datawheel.validate import SuiteRunner
+
+    raw = simulate_day(dt.date(2026, 1, 5), 150, 11, []).astype(object)
+    raw.loc[3, "event_time"] = "2026-01-09T10:00:00Z"  # four days late
+    contract = load_params(ROOT / "params.yaml").contract
+    name = "data/raw/crm-export-17.csv"
+    typed, lines = read_batch(csv_text(raw).encode(), name, contract)
+    frame = with_provenance(typed, name, "0" * 32, lines)
+    by_name = SuiteRunner(load_suites(SUITES)).validate(frame, name)
+    assert any("freshness" in rule for rule in by_name.skipped)
+    by_day = SuiteRunner(load_suites(SUITES), batch_period=("event_time", "day"))
+    result = by_day.validate(frame, name)
+    assert not any("freshness" in rule for rule in result.skipped)
+    stray = set(
+        result.quarantine.loc[result.quarantine["rule"].str.startswith("freshness"), "line"]
+    )
+    assert stray == {int(lines.iloc[3])}
+
+
 # --- `mostly` on small batches -------------------------------------------------------------
 
 SMALL_DAY = dt.date(2026, 1, 5)
