@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from importlib.resources import files
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from datawheel.errors import DatawheelError
 from datawheel.fileio import write_json, write_text
@@ -81,6 +81,7 @@ def copy_template(
     text = task_plots(text, task)
     write_text(target / "dvc.yaml", name_artifact(text, task, model_name, description))
     load_params(target / "params.yaml", check_estimators=False)  # the template is valid
+    ignore_cached_outputs(target)
     write_code_record(target)
     write_text(target / REQUIREMENTS, requirements_text())
     ignore = target / ".gitignore"
@@ -147,6 +148,47 @@ def task_plots(dvc_yaml: str, task: str) -> str:
     while end < len(lines) and (lines[end].startswith("      ") or not lines[end].strip()):
         end += 1
     return "".join([*lines[:start], TASK_TEMPLATE[task]["plots"], *lines[end:]])
+
+
+def cached_outputs(dvc_yaml: str) -> list[str]:
+    """The paths of dvc.yaml's cached stage outputs, `${...}` filled in from its `vars:`."""
+    import yaml
+
+    data = yaml.safe_load(dvc_yaml) or {}
+    variables: dict = {}
+    for entry in data.get("vars") or []:
+        if isinstance(entry, dict):
+            variables.update(entry)
+
+    def resolve(match: re.Match) -> str:
+        value: object = variables
+        for key in match[1].split("."):
+            value = value[key]  # type: ignore[index]
+        return str(value)
+
+    found = []
+    for stage in (data.get("stages") or {}).values():
+        for out in stage.get("outs") or []:
+            name, options = next(iter(out.items())) if isinstance(out, dict) else (out, {})
+            if (options or {}).get("cache", True):
+                found.append(re.sub(r"\$\{([\w.]+)\}", resolve, str(name)))
+    return sorted(found)
+
+
+def ignore_cached_outputs(project: Path) -> list[Path]:
+    """Write the `.gitignore` entries DVC writes for each cached output once its stage has
+    run, before any stage runs: a stopped first `dvc repro` (a failed batch) otherwise leaves
+    data/quarantine/rows untracked, `git add -A` hands it to git, and DVC then refuses it."""
+    written = []
+    for output in cached_outputs((project / "dvc.yaml").read_text(encoding="utf-8")):
+        path = PurePosixPath(output)
+        ignore = project / path.parent / ".gitignore"
+        lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+        entry = f"/{path.name}"
+        if entry not in lines:
+            write_text(ignore, "\n".join([*lines, entry]) + "\n")
+            written.append(ignore)
+    return written
 
 
 def edit_yaml(path: Path, changes: dict[tuple[str, ...], object]) -> None:
