@@ -69,6 +69,7 @@ import pandas as pd
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
 from datawheel.fileio import StatHashes, read_json, to_json, write_json, write_parquet
 from datawheel.ingest import BatchRecord
+from datawheel.params import Engine
 
 SEVERITIES = ("critical", "warning", "info")
 STATUSES = ("passed", "warning", "failed")
@@ -579,9 +580,24 @@ class SuiteRunner:
             context.variables.progress_bars = ProgressBarsConfig(
                 globally=False, metric_calculations=False
             )
-            asset = context.data_sources.add_pandas("datawheel").add_dataframe_asset("batches")
+            asset = self._data_source(context).add_dataframe_asset("batches")
             self._batch_definition = asset.add_batch_definition_whole_dataframe("batch")
         return self._batch_definition
+
+    def _data_source(self, context: Any) -> Any:
+        return context.data_sources.add_pandas("datawheel")
+
+    def _gx_frame(self, frame: pd.DataFrame) -> Any:
+        """The batch as this runner's GX data source takes it."""
+        return frame
+
+    def _gx_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """An expectation's configuration as this runner's engine reads it."""
+        return config
+
+    def _observed(self, planned: _Planned, value: Any) -> Any:
+        """A GX observed value as the suite's own terms say it."""
+        return value
 
     def _gx_suite(self, chosen: list[int]) -> Any:
         """The combined GX suite of the chosen expectations, built once per choice."""
@@ -592,7 +608,7 @@ class SuiteRunner:
             expectations = []
             for position in chosen:
                 planned = self._planned[position]
-                config = dict(planned.config)
+                config = self._gx_config(dict(planned.config))
                 config["meta"] = {
                     **(config.get("meta") or {}),
                     _SUITE_TAG: planned.suite,
@@ -641,7 +657,7 @@ class SuiteRunner:
         if chosen:
             result = (
                 self._definition()
-                .get_batch(batch_parameters={"dataframe": frame})
+                .get_batch(batch_parameters={"dataframe": self._gx_frame(frame)})
                 .validate(
                     self._gx_suite(chosen),
                     result_format={
@@ -687,10 +703,70 @@ class SuiteRunner:
             unexpected_count=_plain(result.get("unexpected_count")),
             unexpected_percent=round(float(percent), 4) if percent is not None else None,
             sample_row_ids=tuple(row_ids[:SAMPLE_SIZE]),
-            observed_value=_plain(result.get("observed_value")),
+            observed_value=_plain(self._observed(planned, result.get("observed_value"))),
             message=message,
         )
         return outcome, row_ids
+
+
+class SparkSuiteRunner(SuiteRunner):
+    """The same suites through GX's Spark data source: each batch becomes a Spark DataFrame
+    (through Arrow) and the expectations are computed by Spark. The suites name pandas types;
+    they are translated to Spark's here (datawheel.spark.SPARK_TYPE_NAMES), and Spark's
+    observed types back, so the outcomes and quarantined rows equal the pandas runner's."""
+
+    def __init__(
+        self,
+        suites: Sequence[Mapping[str, Any]],
+        min_rows_for_mostly: int = 0,
+        session: Any = None,
+    ):
+        super().__init__(suites, min_rows_for_mostly)
+        self.session = session
+
+    def _data_source(self, context: Any) -> Any:
+        return context.data_sources.add_spark("datawheel")
+
+    def _gx_frame(self, frame: pd.DataFrame) -> Any:
+        from datawheel.spark import to_spark
+
+        return to_spark(self.session, frame)
+
+    def _gx_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        from datawheel.spark import spark_type_name
+
+        kwargs = dict(config.get("kwargs") or {})
+        if isinstance(kwargs.get("type_"), str):
+            kwargs["type_"] = spark_type_name(kwargs["type_"])
+        if isinstance(kwargs.get("type_list"), list):
+            kwargs["type_list"] = [
+                spark_type_name(t) if isinstance(t, str) else t for t in kwargs["type_list"]
+            ]
+        return {**config, "kwargs": kwargs}
+
+    def _observed(self, planned: _Planned, value: Any) -> Any:
+        from datawheel.spark import pandas_type_name
+
+        kwargs = planned.config.get("kwargs") or {}
+        expected = kwargs.get("type_", kwargs.get("type_list"))
+        if isinstance(value, str) and isinstance(expected, str | list):
+            return pandas_type_name(value, [t for t in _listed(expected) if isinstance(t, str)])
+        return value
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def suite_runner(
+    suites: Sequence[Mapping[str, Any]], min_rows_for_mostly: int, engine: Engine | None = None
+) -> SuiteRunner:
+    """The runner of params.yaml `engine`: pandas (the default) or Spark."""
+    if engine is None or engine.name == "pandas":
+        return SuiteRunner(suites, min_rows_for_mostly)
+    from datawheel.spark import spark_session
+
+    return SparkSuiteRunner(suites, min_rows_for_mostly, spark_session(engine.spark))
 
 
 def _volume_message(
@@ -915,6 +991,7 @@ def run_validation(
     columns: Collection[str] | None = None,
     root: Path = Path("."),
     min_rows_for_mostly: int = 0,
+    engine: Engine | None = None,
 ) -> ValidationReport:
     """Validate every ingested batch not already validated with the same md5, suites and
     suite parameters (`recent_median_rows` from the accepted batches before it).
@@ -930,6 +1007,8 @@ def run_validation(
 
     `min_rows_for_mostly`: params.yaml `validate.min_rows_for_mostly` (see _on_small_batch;
     0 judges `mostly` as GX does on every batch).
+
+    `engine`: params.yaml `engine` (None: pandas); both give the same outcomes and files.
     """
     with StatHashes(root) as hashes:
         return _run_validation(
@@ -944,6 +1023,7 @@ def run_validation(
             columns,
             hashes,
             min_rows_for_mostly,
+            engine,
         )
 
 
@@ -959,6 +1039,7 @@ def _run_validation(
     columns,
     hashes,
     min_rows_for_mostly,
+    engine,
 ) -> ValidationReport:
     loaded = _read_suite_files(suites_dir)
     if columns is not None:
@@ -994,7 +1075,7 @@ def _run_validation(
         if result is None:
             if runner is None:
                 _check_suites(loaded)
-                runner = SuiteRunner(suites, min_rows_for_mostly)
+                runner = suite_runner(suites, min_rows_for_mostly, engine)
             source = ingested_dir / f"{record.md5}.parquet"
             if not source.exists():
                 raise DatawheelError(
