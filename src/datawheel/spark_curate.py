@@ -121,7 +121,7 @@ def _with_status(
     from pyspark.sql import functions as F
 
     if quarantined_ids:
-        ids = session.createDataFrame([(i,) for i in sorted(quarantined_ids)], "row_id string")
+        ids = session.createDataFrame(pd.DataFrame({"row_id": sorted(quarantined_ids)}))
         frame = frame.join(F.broadcast(ids.withColumn(_QUARANTINED, F.lit(True))), "row_id", "left")
     else:
         frame = frame.withColumn(_QUARANTINED, F.lit(None).cast("boolean"))

@@ -718,8 +718,8 @@ class SparkSuiteRunner(SuiteRunner):
     def __init__(
         self,
         suites: Sequence[Mapping[str, Any]],
-        min_rows_for_mostly: int = 0,
-        session: Any = None,
+        min_rows_for_mostly: int,
+        session: Any,
     ):
         super().__init__(suites, min_rows_for_mostly)
         self.session = session
