@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from datawheel.errors import ParamsError
+from datawheel.errors import DatawheelError, ParamsError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,7 +121,14 @@ def spark_session(settings: SparkEngine) -> SparkSession:
     builder = SparkSession.builder.master(settings.run_master).appName("datawheel")
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # py4j and PySpark raise many kinds; the message says which
+        detail = " ".join(str(exc).split())[:300]
+        raise DatawheelError(
+            f"engine.spark: no Spark session on master {settings.run_master!r} ({detail}); "
+            "check engine.spark.master or DATAWHEEL_SPARK_MASTER, and JAVA_HOME"
+        ) from exc
     session.sparkContext.setLogLevel("ERROR")
     atexit.register(session.stop)
     return session

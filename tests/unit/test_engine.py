@@ -11,7 +11,7 @@ import yaml
 
 from datawheel.errors import ParamsError
 from datawheel.params import Engine, load_params, merge_dvc_vars, parse_params
-from datawheel.spark import pandas_type_name, session_conf, spark_type_name
+from datawheel.spark import pandas_type_name, session_conf, spark_session, spark_type_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,3 +96,20 @@ def test_datawheel_and_the_pandas_engine_never_import_pyspark():
         "assert not [m for m in sys.modules if m.startswith('pyspark')], 'pyspark imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_spark_without_pyspark_is_a_params_error_saying_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ParamsError, match=r'pip install "datawheel\[spark\]"') as caught:
+        spark_session(Engine(name="spark").spark)
+    assert caught.value.exit_code == 2
+
+
+def test_spark_without_java_is_a_params_error(monkeypatch):
+    sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed")
+    monkeypatch.setattr(sql.SparkSession, "getActiveSession", staticmethod(lambda: None))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr("datawheel.spark.shutil.which", lambda name: None)
+    with pytest.raises(ParamsError, match="Java is not found"):
+        spark_session(Engine(name="spark").spark)
