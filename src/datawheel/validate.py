@@ -38,6 +38,10 @@ and listed as skipped.
 An expectation on a column the batch lacks fails with a message naming the column (it is
 not handed to GX, whose error for that case names no column).
 
+Engines: params.yaml `engine` chooses the runner (suite_runner): pandas, or GX's Spark data
+source (SparkSuiteRunner), which translates the suites' pandas type names to Spark's; both
+give the same outcomes, quarantine files and reports.
+
 Speed: GX is imported only when something has to be validated (the import alone takes
 seconds); one ephemeral context, data source and asset serve a whole run, and all suites
 run as one combined GX suite per batch, so each batch is validated once. Results are cached
