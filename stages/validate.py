@@ -23,13 +23,17 @@ def main(params: Params) -> None:
         batch_period=params.batch_period_from_data,
         columns=(*params.contract.columns, *PROVENANCE_COLUMNS),
         progress=lambda batches: progress(batches, "validate"),
+        engine=params.engine,
     )
     write_json(Path(paths.reports) / "validation.json", report.to_dict())
     write_json(Path(paths.reports) / "validation_summary.json", report.totals)
     write_text(Path(paths.reports) / "validation.md", render_markdown(report))
     for line in report.rebuilt:
         log(f"validate: {line}")
-    log(f"validate: {len(report.validated)} batch(es) validated, totals {report.totals}")
+    log(
+        f"validate: {len(report.validated)} batch(es) validated on {params.engine.label}, "
+        f"totals {report.totals}"
+    )
     for line in summary_lines(report):
         log(f"validate: {line}")
     raise_if_failed(report)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from datawheel.errors import DataContractError, LeakageError
 from datawheel.fileio import frame_fingerprint
-from datawheel.ingest import BatchRecord
+from datawheel.ingest import BatchRecord, load_ingested
 from datawheel.params import Contract, LabelIssues, Params
 from datawheel.train import build_pipeline, encode_target, feature_frame, ordered_classes
 
@@ -110,20 +111,33 @@ def check_leakage(
     """Raise LeakageError if a row id, or (optionally) an entity, is in both sets."""
     shared_rows = shared_values(train["row_id"], holdout["row_id"])
     if shared_rows:
-        raise LeakageError(
-            f"{len(shared_rows)} row id(s) in both train and hold-out, e.g. {shared_rows[:5]} "
-            "(rule: no_shared_rows)"
-        )
+        raise leakage_error(id_column, shared_rows)
     if not check_entities:
         return
     shared = shared_values(train[id_column], holdout[id_column])
     if shared:
         batches = sorted(set(holdout.loc[holdout[id_column].astype(str).isin(shared), "batch"]))
-        raise LeakageError(
-            f"{len(shared)} {id_column} value(s) in both train and hold-out, e.g. {shared[:5]}; "
-            f"hold-out rows from {batches[:5]} (rule: no_shared_entities). Find where these "
-            "rows were copied from, or set leakage.check_entities: false if entities recur"
+        raise leakage_error(id_column, [], shared, batches)
+
+
+def leakage_error(
+    id_column: str,
+    shared_rows: Sequence[str],
+    shared_entities: Sequence[str] = (),
+    holdout_batches: Sequence[str] = (),
+) -> LeakageError:
+    """The error for row ids (first) or entities found in both train and hold-out, sorted."""
+    if shared_rows:
+        return LeakageError(
+            f"{len(shared_rows)} row id(s) in both train and hold-out, e.g. "
+            f"{list(shared_rows[:5])} (rule: no_shared_rows)"
         )
+    return LeakageError(
+        f"{len(shared_entities)} {id_column} value(s) in both train and hold-out, e.g. "
+        f"{list(shared_entities[:5])}; hold-out rows from {list(holdout_batches[:5])} "
+        "(rule: no_shared_entities). Find where these rows were copied from, or set "
+        "leakage.check_entities: false if entities recur"
+    )
 
 
 def shared_values(left: pd.Series, right: pd.Series) -> list[str]:
@@ -196,6 +210,37 @@ def find_label_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return cleanlab_find(labels=labels, pred_probs=proba, filter_by="prune_by_noise_rate")
 
 
+@dataclass
+class SplitRows:
+    """The rows after the window, quarantine, de-duplication, the time split and the leakage
+    check, whichever engine computed them: what the label-issue search and the report need.
+
+    `statuses`: rows of each (batch, batch_md5) by what became of them (outside_window,
+    quarantined, duplicate_row_id, train, holdout); `removed`: the quarantined and duplicate
+    rows, each with its reason."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    window: dict
+    split: dict
+    removed: list[dict]
+    statuses: dict[tuple[str, str], dict[str, int]]
+    rows: int
+
+
+NO_ROWS_MESSAGE = (
+    "curate: no rows left after window, quarantine and de-duplication "
+    "(rule: rows_to_train); check data/raw and params.yaml window.days"
+)
+
+
+def split_nonempty_error(train_rows: int, holdout_rows: int) -> DataContractError:
+    return DataContractError(
+        f"curate: the split leaves {train_rows} train and {holdout_rows} hold-out rows "
+        "(rule: split_nonempty); the window must cover more than split.holdout_days days"
+    )
+
+
 def curate(
     ingested: pd.DataFrame,
     quarantined_ids: Set[str],
@@ -206,6 +251,34 @@ def curate(
 
     `before_window`: batches not read because they end before the window (see
     batches_in_window); their rows are counted as outside the window."""
+    return finish_curation(split_rows(ingested, quarantined_ids, params), params, before_window)
+
+
+def curate_batches(
+    ingested_dir: Path,
+    records: Sequence[BatchRecord],
+    quarantined_ids: Set[str],
+    params: Params,
+    before_window: Sequence[BatchRecord] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame, CurationReport]:
+    """curate on the ingested batches of `records`, computed by params.yaml `engine`: with
+    Spark, the window, de-duplication, split and leakage check run in Spark, which reads the
+    batches itself; the label-issue search and the report are the same code on both."""
+    if params.engine.name == "spark":
+        from datawheel.spark import spark_session
+        from datawheel.spark_curate import split_rows_on_spark
+
+        files = [Path(ingested_dir) / f"{r.md5}.parquet" for r in records]
+        session = spark_session(params.engine.spark)
+        rows = split_rows_on_spark(session, files, quarantined_ids, params)
+    else:
+        rows = split_rows(load_ingested(Path(ingested_dir), records), quarantined_ids, params)
+    return finish_curation(rows, params, before_window)
+
+
+def split_rows(ingested: pd.DataFrame, quarantined_ids: Set[str], params: Params) -> SplitRows:
+    """The window, quarantine, de-duplication (the first row of each row id in (batch, line)
+    order is kept), the time split and the leakage check, in pandas."""
     contract = params.contract
     time_column = contract.time_column
     frame = ingested.sort_values(["batch", "line"], kind="stable")
@@ -230,18 +303,35 @@ def curate(
     drop(duplicate, "duplicate_row_id")
     kept = frame[status == "train"]
     if kept.empty:
-        raise DataContractError(
-            "curate: no rows left after window, quarantine and de-duplication "
-            "(rule: rows_to_train); check data/raw and params.yaml window.days"
-        )
+        raise DataContractError(NO_ROWS_MESSAGE)
     train, holdout, split = split_by_time(kept, time_column, params.split.holdout_days)
     if train.empty or holdout.empty:
-        raise DataContractError(
-            f"curate: the split leaves {len(train)} train and {len(holdout)} hold-out rows "
-            "(rule: split_nonempty); the window must cover more than split.holdout_days days"
-        )
+        raise split_nonempty_error(len(train), len(holdout))
     check_leakage(train, holdout, contract.id_column, params.leakage.check_entities)
     status[holdout.index] = "holdout"
+    table = pd.crosstab([frame["batch"], frame["batch_md5"]], status)
+    statuses = {
+        (str(batch), str(md5)): {str(k): int(v) for k, v in row.items() if v}
+        for (batch, md5), row in table.iterrows()
+    }
+    return SplitRows(train, holdout, window, split, removed, statuses, len(frame))
+
+
+def finish_curation(
+    rows: SplitRows, params: Params, before_window: Sequence[BatchRecord] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, CurationReport]:
+    """The label-issue search on the training rows (pandas, on the driver, for either
+    engine), the final (batch, line) order and the report."""
+    contract = params.contract
+    train, holdout = rows.train, rows.holdout
+    removed = list(rows.removed)
+    statuses = {key: dict(counts) for key, counts in rows.statuses.items()}
+
+    def mark(issues: pd.DataFrame, new_status: str) -> None:
+        for batch, md5 in issues[["batch", "batch_md5"]].itertuples(index=False):
+            counts = statuses[(str(batch), str(md5))]
+            counts["train"] -= 1
+            counts[new_status] = counts.get(new_status, 0) + 1
 
     flagged: list[dict] = []
     label_search: dict = {"skipped": "label_issues.enabled is false"}
@@ -260,27 +350,31 @@ def curate(
             encode_target(scope[contract.target], classes), proba
         )
         issues = issues.to_numpy()
-        rows = train.loc[issues, ["row_id", "batch", "line"]]
+        found = train.loc[issues, ["row_id", "batch", "batch_md5", "line"]]
+        entries = [
+            {"row_id": r.row_id, "batch": r.batch, "line": int(r.line), "reason": "label_issue"}
+            for r in found.itertuples(index=False)
+        ]
         if params.label_issues.action == "drop":
-            drop(frame.index.isin(rows.index), "label_issue")
+            mark(found, "label_issue")
+            removed += entries
             train = train.loc[~issues]
         else:
-            status[rows.index] = "train_label_issue"
-            flagged = [
-                {"row_id": r.row_id, "batch": r.batch, "line": int(r.line), "reason": "label_issue"}
-                for r in rows.itertuples(index=False)
-            ]
+            mark(found, "train_label_issue")
+            flagged = entries
     train = train.sort_values(["batch", "line"], kind="stable").reset_index(drop=True)
     holdout = holdout.sort_values(["batch", "line"], kind="stable").reset_index(drop=True)
 
-    per_batch = _per_batch(frame, status, before_window)
+    def total(name: str) -> int:
+        return sum(counts.get(name, 0) for counts in statuses.values())
+
     unread = sum(r.rows for r in before_window)
     counts = {
-        "ingested_rows": len(frame) + unread,
-        "outside_window": int((status == "outside_window").sum()) + unread,
-        "quarantined": int((status == "quarantined").sum()),
-        "duplicates": int((status == "duplicate_row_id").sum()),
-        "label_issues_dropped": int((status == "label_issue").sum()),
+        "ingested_rows": rows.rows + unread,
+        "outside_window": total("outside_window") + unread,
+        "quarantined": total("quarantined"),
+        "duplicates": total("duplicate_row_id"),
+        "label_issues_dropped": total("label_issue"),
         "label_issues_flagged": len(flagged),
         "train_rows": len(train),
         "holdout_rows": len(holdout),
@@ -291,20 +385,27 @@ def curate(
         mode="json", include={"window", "split", "leakage", "label_issues"}
     )
     report = CurationReport(
-        counts, window, split, per_batch, removed, flagged, fingerprints, settings, label_search
+        counts,
+        rows.window,
+        rows.split,
+        _per_batch(statuses, before_window),
+        removed,
+        flagged,
+        fingerprints,
+        settings,
+        label_search,
     )
     return train, holdout, report
 
 
 def _per_batch(
-    frame: pd.DataFrame, status: pd.Series, before_window: Sequence[BatchRecord]
+    statuses: dict[tuple[str, str], dict[str, int]], before_window: Sequence[BatchRecord]
 ) -> list[dict]:
     """Rows of each batch by what became of them: the audit trail's per-batch survival."""
-    table = pd.crosstab([frame["batch"], frame["batch_md5"]], status)
     out = []
-    for (batch, md5), row in table.iterrows():
-        counts = {str(k): int(v) for k, v in row.items() if v}
-        out.append({"batch": str(batch), "md5": str(md5), "rows": int(row.sum()), **counts})
+    for (batch, md5), row in statuses.items():
+        counts = {k: v for k, v in row.items() if v}
+        out.append({"batch": batch, "md5": md5, "rows": sum(counts.values()), **counts})
     for record in before_window:
         entry = {"batch": record.path, "md5": record.md5, "rows": record.rows}
         out.append({**entry, "outside_window": record.rows} if record.rows else entry)

@@ -8,6 +8,7 @@ list only real parameters.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,6 +301,48 @@ class Drift(_Frozen):
     seed: int = 0
 
 
+SPARK_MASTER_ENV = "DATAWHEEL_SPARK_MASTER"
+"""Overrides engine.spark.master, so one committed params.yaml runs locally and on a cluster."""
+
+
+class SparkEngine(_Frozen):
+    """Where a Spark session runs and with which settings (`engine.spark` in params.yaml).
+
+    DATAWHEEL_SPARK_MASTER in the environment overrides `master` (datawheel.spark), so one
+    committed params.yaml runs on a laptop and on a cluster."""
+
+    master: str = Field(default="local[2]", min_length=1)
+    conf: dict[str, Any] = {}
+
+    @property
+    def run_master(self) -> str:
+        """The master a session is built with: DATAWHEEL_SPARK_MASTER when set, else `master`."""
+        return os.environ.get(SPARK_MASTER_ENV, "").strip() or self.master
+
+    @model_validator(mode="after")
+    def _conf_is_settings(self) -> SparkEngine:
+        for key, value in self.conf.items():
+            if not isinstance(value, str | int | float | bool):
+                raise ValueError(
+                    f"engine.spark.conf.{key}: a Spark setting is a string, number or "
+                    f"boolean, not {type(value).__name__}"
+                )
+        return self
+
+
+class Engine(_Frozen):
+    """Which engine computes validate and curate. Not a stage parameter: dvc.yaml lists it
+    in no stage, because both engines give the same bytes, so switching it reruns nothing."""
+
+    name: Literal["pandas", "spark"] = "pandas"
+    spark: SparkEngine = Field(default_factory=SparkEngine)
+
+    @property
+    def label(self) -> str:
+        """What a stage's log says ran: `pandas`, or `spark (master local[2])`."""
+        return "pandas" if self.name == "pandas" else f"spark (master {self.spark.run_master})"
+
+
 class Params(_Frozen):
     registry: Registry
     paths: Paths
@@ -312,6 +355,7 @@ class Params(_Frozen):
     model: Model
     gate: Gate = Field(default_factory=Gate)
     drift: Drift = Field(default_factory=Drift)
+    engine: Engine = Field(default_factory=Engine)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

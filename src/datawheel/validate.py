@@ -39,6 +39,10 @@ and listed as skipped.
 An expectation on a column the batch lacks fails with a message naming the column (it is
 not handed to GX, whose error for that case names no column).
 
+Engines: params.yaml `engine` chooses the runner (suite_runner): pandas, or GX's Spark data
+source (SparkSuiteRunner), which translates the suites' pandas type names to Spark's; both
+give the same outcomes, quarantine files and reports.
+
 Speed: GX is imported only when something has to be validated (the import alone takes
 seconds); one ephemeral context, data source and asset serve a whole run, and all suites
 run as one combined GX suite per batch, so each batch is validated once. Results are cached
@@ -70,6 +74,7 @@ import pandas as pd
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
 from datawheel.fileio import StatHashes, read_json, to_json, write_json, write_parquet
 from datawheel.ingest import BatchRecord
+from datawheel.params import Engine
 
 SEVERITIES = ("critical", "warning", "info")
 STATUSES = ("passed", "warning", "failed")
@@ -631,9 +636,24 @@ class SuiteRunner:
             context.variables.progress_bars = ProgressBarsConfig(
                 globally=False, metric_calculations=False
             )
-            asset = context.data_sources.add_pandas("datawheel").add_dataframe_asset("batches")
+            asset = self._data_source(context).add_dataframe_asset("batches")
             self._batch_definition = asset.add_batch_definition_whole_dataframe("batch")
         return self._batch_definition
+
+    def _data_source(self, context: Any) -> Any:
+        return context.data_sources.add_pandas("datawheel")
+
+    def _gx_frame(self, frame: pd.DataFrame) -> Any:
+        """The batch as this runner's GX data source takes it."""
+        return frame
+
+    def _gx_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """An expectation's configuration as this runner's engine reads it."""
+        return config
+
+    def _observed(self, planned: _Planned, value: Any) -> Any:
+        """A GX observed value as the suite's own terms say it."""
+        return value
 
     def _gx_suite(self, chosen: list[int]) -> Any:
         """The combined GX suite of the chosen expectations, built once per choice."""
@@ -644,7 +664,7 @@ class SuiteRunner:
             expectations = []
             for position in chosen:
                 planned = self._planned[position]
-                config = dict(planned.config)
+                config = self._gx_config(dict(planned.config))
                 config["meta"] = {
                     **(config.get("meta") or {}),
                     _SUITE_TAG: planned.suite,
@@ -696,7 +716,7 @@ class SuiteRunner:
         if chosen:
             result = (
                 self._definition()
-                .get_batch(batch_parameters={"dataframe": frame})
+                .get_batch(batch_parameters={"dataframe": self._gx_frame(frame)})
                 .validate(
                     self._gx_suite(chosen),
                     result_format={
@@ -742,10 +762,74 @@ class SuiteRunner:
             unexpected_count=_plain(result.get("unexpected_count")),
             unexpected_percent=round(float(percent), 4) if percent is not None else None,
             sample_row_ids=tuple(row_ids[:SAMPLE_SIZE]),
-            observed_value=_plain(result.get("observed_value")),
+            observed_value=_plain(self._observed(planned, result.get("observed_value"))),
             message=message,
         )
         return outcome, row_ids
+
+
+class SparkSuiteRunner(SuiteRunner):
+    """The same suites through GX's Spark data source: each batch becomes a Spark DataFrame
+    (through Arrow) and the expectations are computed by Spark. The suites name pandas types;
+    they are translated to Spark's here (datawheel.spark.SPARK_TYPE_NAMES), and Spark's
+    observed types back, so the outcomes and quarantined rows equal the pandas runner's."""
+
+    def __init__(
+        self,
+        suites: Sequence[Mapping[str, Any]],
+        min_rows_for_mostly: int,
+        session: Any,
+        batch_period: tuple[str, str] | None = None,
+    ):
+        super().__init__(suites, min_rows_for_mostly, batch_period)
+        self.session = session
+
+    def _data_source(self, context: Any) -> Any:
+        return context.data_sources.add_spark("datawheel")
+
+    def _gx_frame(self, frame: pd.DataFrame) -> Any:
+        from datawheel.spark import to_spark
+
+        return to_spark(self.session, frame)
+
+    def _gx_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        from datawheel.spark import spark_type_name
+
+        kwargs = dict(config.get("kwargs") or {})
+        if isinstance(kwargs.get("type_"), str):
+            kwargs["type_"] = spark_type_name(kwargs["type_"])
+        if isinstance(kwargs.get("type_list"), list):
+            kwargs["type_list"] = [
+                spark_type_name(t) if isinstance(t, str) else t for t in kwargs["type_list"]
+            ]
+        return {**config, "kwargs": kwargs}
+
+    def _observed(self, planned: _Planned, value: Any) -> Any:
+        from datawheel.spark import pandas_type_name
+
+        kwargs = planned.config.get("kwargs") or {}
+        expected = kwargs.get("type_", kwargs.get("type_list"))
+        if isinstance(value, str) and isinstance(expected, str | list):
+            return pandas_type_name(value, [t for t in _listed(expected) if isinstance(t, str)])
+        return value
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def suite_runner(
+    suites: Sequence[Mapping[str, Any]],
+    min_rows_for_mostly: int,
+    engine: Engine | None = None,
+    batch_period: tuple[str, str] | None = None,
+) -> SuiteRunner:
+    """The runner of params.yaml `engine`: pandas (the default) or Spark."""
+    if engine is None or engine.name == "pandas":
+        return SuiteRunner(suites, min_rows_for_mostly, batch_period)
+    from datawheel.spark import spark_session
+
+    return SparkSuiteRunner(suites, min_rows_for_mostly, spark_session(engine.spark), batch_period)
 
 
 def _volume_message(
@@ -974,6 +1058,7 @@ def run_validation(
     root: Path = Path("."),
     min_rows_for_mostly: int = 0,
     batch_period: tuple[str, str] | None = None,
+    engine: Engine | None = None,
 ) -> ValidationReport:
     """Validate every ingested batch not already validated with the same md5, suites and
     suite parameters (`recent_median_rows` from the accepted batches before it).
@@ -991,6 +1076,8 @@ def run_validation(
     0 judges `mostly` as GX does on every batch). `batch_period`: (the contract's time
     column, params.yaml `validate.batch_period`) when batches not named by a period take
     their period from their events; None reads periods from names only.
+
+    `engine`: params.yaml `engine` (None: pandas); both give the same outcomes and files.
     """
     with StatHashes(root) as hashes:
         return _run_validation(
@@ -1006,6 +1093,7 @@ def run_validation(
             hashes,
             min_rows_for_mostly,
             batch_period,
+            engine,
         )
 
 
@@ -1022,6 +1110,7 @@ def _run_validation(
     hashes,
     min_rows_for_mostly,
     batch_period,
+    engine,
 ) -> ValidationReport:
     loaded = _read_suite_files(suites_dir)
     if columns is not None:
@@ -1059,7 +1148,7 @@ def _run_validation(
         if result is None:
             if runner is None:
                 _check_suites(loaded)
-                runner = SuiteRunner(suites, min_rows_for_mostly, batch_period)
+                runner = suite_runner(suites, min_rows_for_mostly, engine, batch_period)
             source = ingested_dir / f"{record.md5}.parquet"
             if not source.exists():
                 raise DatawheelError(
