@@ -94,6 +94,13 @@ def init(
             "gate defaults, and dvc.yaml's regression plots."
         ),
     ] = "classification",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="pandas, or spark: params.yaml's engine.name and requirements.txt's "
+            "datawheel[spark] (validate and curate on Spark; README, Engines)."
+        ),
+    ] = "pandas",
 ) -> None:
     """Start a datawheel project: template, git init, dvc init."""
     from datawheel.workspace import default_model_name, init_repo
@@ -103,7 +110,9 @@ def init(
     name = model_name if model_name is not None else default_model_name(directory)
     if task not in ("classification", "regression"):
         raise _usage(f"--task {task!r}: choose classification or regression")
-    init_repo(directory, remote, name, description, task)
+    if engine not in ("pandas", "spark"):
+        raise _usage(f"--engine {engine!r}: choose pandas or spark")
+    init_repo(directory, remote, name, description, task, engine)
     console.print(f"datawheel project ready in {directory} (model {name})")
 
 

@@ -46,6 +46,7 @@ def copy_template(
     model_name: str | None = None,
     description: str | None = None,
     task: str = "classification",
+    engine: str = "pandas",
 ) -> None:
     """Copy dvc.yaml, params.yaml, stages/, expectations/ and the GitHub workflows into
     target, plus a champion pointer that names no champion yet and the record of the
@@ -54,7 +55,8 @@ def copy_template(
     dvc.yaml's artifact is named model_name (None keeps the template's, the built-in
     stream's `churn-model`) and described by description (None: from the contract). For
     task `regression`, params.yaml gets the regression contract and gate defaults and
-    dvc.yaml the regression plots (TASK_TEMPLATE)."""
+    dvc.yaml the regression plots (TASK_TEMPLATE). For engine `spark`, params.yaml's
+    `engine.name` is spark and requirements.txt installs datawheel's spark extra."""
     from datawheel.codeid import template_dvc_yaml, write_code_record
     from datawheel.params import load_params
     from datawheel.registry import check_model_name
@@ -63,6 +65,8 @@ def copy_template(
         check_model_name(model_name)
     if task not in TASK_NOUNS:
         raise DatawheelError(f"unknown task {task!r}: choose {' or '.join(TASK_NOUNS)}")
+    if engine not in ENGINES:
+        raise DatawheelError(f"unknown engine {engine!r}: choose {' or '.join(ENGINES)}")
     source = template_root()
     target.mkdir(parents=True, exist_ok=True)
     for item in TEMPLATE_ITEMS:
@@ -76,6 +80,8 @@ def copy_template(
             shutil.copy2(src, target / item)
     if task != "classification":
         edit_yaml(target / "params.yaml", TASK_TEMPLATE[task]["params"])
+    if engine != "pandas":
+        edit_yaml(target / "params.yaml", {("engine", "name"): engine})
     # the project has no src/: its stages depend on the code record
     text = template_dvc_yaml((source / "dvc.yaml").read_text(encoding="utf-8"))
     text = task_plots(text, task)
@@ -83,7 +89,7 @@ def copy_template(
     load_params(target / "params.yaml", check_estimators=False)  # the template is valid
     ignore_cached_outputs(target)
     write_code_record(target)
-    write_text(target / REQUIREMENTS, requirements_text())
+    write_text(target / REQUIREMENTS, requirements_text(engine))
     ignore = target / ".gitignore"
     lines = ignore.read_text().splitlines() if ignore.exists() else []
     wanted = [line for line in ("/dvc_plots/", "__pycache__/", "*.pyc") if line not in lines]
@@ -253,16 +259,21 @@ REQUIREMENTS = "requirements.txt"
 """What the shipped workflows install (`pip install -r requirements.txt`)."""
 
 
-def requirements_text() -> str:
+ENGINES = {"pandas": "datawheel", "spark": "datawheel[spark]"}
+"""params.yaml `engine.name` values, and what a project on each installs."""
+
+
+def requirements_text(engine: str = "pandas") -> str:
     """A project's requirements.txt: the datawheel release that made it, pinned, so CI
-    installs the code .datawheel/code.json records (the stages refuse any other)."""
+    installs the code .datawheel/code.json records (the stages refuse any other), with the
+    spark extra for a Spark project (pyspark in Great Expectations' range)."""
     from importlib.metadata import version
 
     return (
         "# What the GitHub workflows install. datawheel is pinned to the release that made\n"
         "# this project (its stages check .datawheel/code.json against the installed code):\n"
         "# change both together with `pip install datawheel==X && datawheel code --update`.\n"
-        f"datawheel=={version('datawheel')}\n"
+        f"{ENGINES[engine]}=={version('datawheel')}\n"
     )
 
 
@@ -326,14 +337,15 @@ def init_repo(
     model_name: str | None = None,
     description: str | None = None,
     task: str = "classification",
+    engine: str = "pandas",
 ) -> None:
     """git init + dvc init in repo with the template, and optionally a default DVC remote:
     a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given,
     whose downloads DVC checks against their md5. model_name and description name and
-    describe the registry's artifact, task sets the template's task (see copy_template)."""
+    describe the registry's artifact, task and engine set the template's (copy_template)."""
     import git
 
-    copy_template(repo, model_name, description, task)
+    copy_template(repo, model_name, description, task, engine)
     gitrepo = git.Repo.init(repo, initial_branch="main")
     with gitrepo.config_writer() as config:
         if not _has_identity(gitrepo):

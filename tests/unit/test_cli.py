@@ -220,3 +220,27 @@ def test_init_with_a_folder_remote_records_its_absolute_path(tmp_path):
     config = (tmp_path / "proj/.dvc/config").read_text()
     assert f"url = {(tmp_path / 'store').resolve()}" in config
     assert (tmp_path / "store").is_dir()
+
+
+def test_init_engine_spark_sets_the_engine_and_installs_the_spark_extra(tmp_path):
+    from importlib.metadata import version
+
+    from datawheel.params import load_params
+    from datawheel.workspace import copy_template
+
+    copy_template(tmp_path / "spark", "orders", engine="spark")
+    params = load_params(tmp_path / "spark/params.yaml", check_estimators=False)
+    assert params.engine.name == "spark"
+    pins = [
+        line
+        for line in (tmp_path / "spark/requirements.txt").read_text().splitlines()
+        if not line.startswith("#")
+    ]
+    assert pins == [f"datawheel[spark]=={version('datawheel')}"]
+    copy_template(tmp_path / "pandas", "orders")
+    assert (tmp_path / "pandas/requirements.txt").read_text().splitlines()[-1] == (
+        f"datawheel=={version('datawheel')}"
+    )
+    assert load_params(tmp_path / "pandas/params.yaml", check_estimators=False).engine.name == (
+        "pandas"
+    )
