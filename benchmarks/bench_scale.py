@@ -319,9 +319,9 @@ def markdown_table(results: list[dict]) -> str:
     lines.append("")
     lines.append(
         "| history rows | days × rows/day | window rows (train + hold-out) | "
-        "outputs, first build | outputs, new day |"
+        "outputs, first build | outputs, new day | started, load before (first, new day) |"
     )
-    lines.append("|---:|---|---:|---|---|")
+    lines.append("|---:|---|---:|---|---|---|")
     for size in sorted({r["size"] for r in results}):
         r = next(r for r in results if r["size"] == size)
         window = r.get("window_rows")
@@ -329,7 +329,18 @@ def markdown_table(results: list[dict]) -> str:
             f"| {r.get('history_rows', size):,} | {r['history_days']} × {r['rows_per_day']:,} | "
             + (f"{window['train']:,} + {window['holdout']:,}" if window else "–")
             + f" | {same_outputs(results, size, 'first')} | "
-            f"{same_outputs(results, size, 'new_day')} |"
+            f"{same_outputs(results, size, 'new_day')} | "
+            + "; ".join(
+                f"{x['engine']} {x.get('measured_at', '?')[11:16]}, "
+                + ", ".join(
+                    f"{x[p]['load_average']:.1f}"
+                    for p, _ in PHASES
+                    if "load_average" in x.get(p, {})
+                )
+                for x in results
+                if x["size"] == size
+            )
+            + " |"
         )
     return "\n".join(lines) + "\n"
 
@@ -375,11 +386,14 @@ def write_markdown(path: Path, info: dict, results: list[dict], args: argparse.N
     text = [
         "# Scale: pandas vs Spark",
         "",
-        f"`python benchmarks/bench_scale.py --sizes {args.sizes} --days {args.days}` "
+        f"`python benchmarks/bench_scale.py --days {args.days} --sizes ... --engines ...`, "
+        f"one size and engine at a time, each run resuming from {args.json} "
         f"(module docstring: what is measured and how). Machine: {info['cpu']}, "
         f"{info['cores']} cores, {info['ram_gib']} GiB RAM, Python {info['python']}, "
-        f"{versions}, Java {info.get('java', '?')}. Run {info['date']}; load average "
-        f"{info['load_average']} at the start of the last run.",
+        f"{versions}, Java {info.get('java', '?')}. Measured "
+        + ", ".join(sorted({r["measured_at"][:10] for r in results if "measured_at" in r}))
+        + " (each pair's start time and the 1-minute load average before each `dvc repro` "
+        "in the second table).",
         "",
         "Seconds: the stage process from its start (imports included), from the stages' "
         "profile hook. Peak MB: RSS of the stage process and its descendants (Spark's JVM), "
@@ -454,7 +468,9 @@ def main() -> None:
                 if (size, engine) in done:
                     clock.step(f"{size:,} rows, {engine}: in {args.json} already, skipped")
                     continue
+                started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
                 result = bench_pair(workdir, size, engine, args.days, args.interval, clock)
+                result["measured_at"] = started
                 result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
                 results.append(result)
                 if not args.keep:
