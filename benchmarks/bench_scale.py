@@ -48,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +201,26 @@ def copy_files(source: Path, target: Path) -> None:
         shutil.copy2(path, target / path.name)
 
 
+def curated_rows(root: Path) -> dict[str, int]:
+    import pandas as pd
+
+    return {
+        name: len(pd.read_parquet(root / f"data/curated/{name}.parquet", columns=["row_id"]))
+        for name in ("train", "holdout")
+    }
+
+
 def bench_pair(
-    workdir: Path, size: int, engine: str, days: int, interval: float, clock: Clock
+    workdir: Path,
+    size: int,
+    engine: str,
+    days: int,
+    interval: float,
+    clock: Clock,
+    save: Callable[[dict], None],
 ) -> dict[str, Any]:
+    """The first build and the new day of one size on one engine; `save` keeps the first
+    build's figures while the new day runs."""
     from datawheel.fileio import read_json
     from datawheel.flywheel import set_params
     from datawheel.workspace import init_repo
@@ -235,6 +253,8 @@ def bench_pair(
     out["history_rows"] = sum(b["rows"] for b in manifest["batches"].values())
     curation = read_json(root / "reports/curation.json")
     out["curation"] = {k: v for k, v in curation.items() if isinstance(v, int | float)}
+    out["window_rows"] = curated_rows(root)  # the first build's window (the estimate's)
+    save(out | {"partial": "first build only"})
     commit_all(root, "bench: history results")
 
     copy_files(new_day, root / "data/raw")
@@ -248,12 +268,7 @@ def bench_pair(
         return out
     manifest = read_json(root / "data/ingested/manifest.json")
     out["new_day_rows"] = sum(b["rows"] for b in manifest["batches"].values()) - out["history_rows"]
-    import pandas as pd
-
-    out["window_rows"] = {
-        name: len(pd.read_parquet(root / f"data/curated/{name}.parquet", columns=["row_id"]))
-        for name in ("train", "holdout")
-    }
+    out["new_day_window_rows"] = curated_rows(root)
     out["disk_mb"] = round(sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20, 1)
     return out
 
@@ -312,6 +327,8 @@ def markdown_table(results: list[dict]) -> str:
                 text = fmt_s(value)
                 if key == "seconds" and run and "error" in run:
                     text += " (failed)"
+                elif key == "seconds" and not run and "partial" in r:
+                    text = "not run"
                 elif key == "seconds" and value is not None:
                     text = f"**{text}**"
                 cells += [text, ""]
@@ -457,8 +474,14 @@ def main() -> None:
     for name in VERSIONS:
         info[name] = importlib.metadata.version(name)
     previous = json.loads(args.json.read_text()) if args.json.exists() else {"results": []}
-    done = {(r["size"], r["engine"]) for r in previous["results"]}
-    results = list(previous["results"])
+    # a pair stopped after its first build ("partial") runs again when asked for
+    asked = {(s, e) for s in sizes for e in engines}
+    results = [
+        r
+        for r in previous["results"]
+        if "partial" not in r or (r["size"], r["engine"]) not in asked
+    ]
+    done = {(r["size"], r["engine"]) for r in results}
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="datawheel-bench-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
     clock.step(f"sizes {sizes}, engines {engines}, {args.days} days; work in {workdir}")
@@ -469,17 +492,24 @@ def main() -> None:
                     clock.step(f"{size:,} rows, {engine}: in {args.json} already, skipped")
                     continue
                 started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-                result = bench_pair(workdir, size, engine, args.days, args.interval, clock)
-                result["measured_at"] = started
+
+                def save(result: dict, final: bool = False, started: str = started) -> None:
+                    result["measured_at"] = started
+                    if final:
+                        results.append(result)
+                    shown = results if final else [*results, result]
+                    args.json.write_text(
+                        json.dumps({"machine": info, "results": shown}, indent=2, default=str)
+                        + "\n"
+                    )
+                    write_markdown(args.markdown, info, shown, args)
+
+                result = bench_pair(workdir, size, engine, args.days, args.interval, clock, save)
                 result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-                results.append(result)
+                save(result, final=True)
                 if not args.keep:
                     shutil.rmtree(result["project"], ignore_errors=True)
                     shutil.rmtree(workdir / f"dvc-remote-{size}-{engine}", ignore_errors=True)
-                args.json.write_text(
-                    json.dumps({"machine": info, "results": results}, indent=2, default=str) + "\n"
-                )
-                write_markdown(args.markdown, info, results, args)
             if not args.keep:
                 shutil.rmtree(workdir / f"raw-{size}", ignore_errors=True)
         print(args.markdown.read_text())
