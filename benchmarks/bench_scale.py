@@ -362,6 +362,15 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def stage_peak(result: dict, stage: str) -> float:
+    """A stage's largest tree peak over the runs of one pair (first build, new day)."""
+    return max(
+        result[phase]["stages"][stage].get("tree_peak_mb", 0.0)
+        for phase, _ in PHASES
+        if stage in result.get(phase, {}).get("stages", {})
+    )
+
+
 def pandas_memory_estimate(results: list[dict], ram_gib: float) -> list[str]:
     """Per stage: pandas' peak MB per million rows it holds, and where it would reach the
     machine's RAM. curate, train and evaluate hold the window; ingest and validate a batch."""
@@ -374,7 +383,7 @@ def pandas_memory_estimate(results: list[dict], ram_gib: float) -> list[str]:
     small, big = sorted(done, key=lambda r: r["size"])[-2:]
     ram_mb = ram_gib * 1024
     for stage in STAGES:
-        peak = big["first"]["stages"][stage]["tree_peak_mb"]
+        peak = stage_peak(big, stage)
         if stage in ("ingest", "validate"):
             held = lambda r: r["rows_per_day"]  # noqa: E731
             unit = "rows per batch"
@@ -383,7 +392,7 @@ def pandas_memory_estimate(results: list[dict], ram_gib: float) -> list[str]:
             unit = "window rows"
         if held(big) <= held(small):
             continue
-        slope = (peak - small["first"]["stages"][stage]["tree_peak_mb"]) / (held(big) - held(small))
+        slope = (peak - stage_peak(small, stage)) / (held(big) - held(small))
         base = peak - slope * held(big)
         how = f"between {small['size']:,} and {big['size']:,} history rows"
         if slope <= 0:
@@ -426,7 +435,8 @@ def write_markdown(path: Path, info: dict, results: list[dict], args: argparse.N
             f"{info['ram_gib']} GiB (an estimate, not a measurement; same history shape, "
             f"{args.days} days, 28-day window):",
             "",
-            "| stage | measured peak (largest pandas size) | per 1M rows | RAM reached at |",
+            "| stage | measured peak (largest pandas size, first build or new day) | "
+            "per 1M rows | RAM reached at |",
             "|---|---|---|---|",
             *estimate,
             "",
