@@ -179,6 +179,19 @@ def lock_outs(root: Path) -> dict[str, str]:
     }
 
 
+def file_md5s(folder: Path) -> dict[str, str]:
+    """md5 of each file of a directory output, to name the file when its .dir md5 differs."""
+    import hashlib
+
+    if not folder.is_dir():
+        return {}
+    return {
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
 def make_raw(workdir: Path, size: int, days: int, clock: Clock) -> tuple[Path, Path, int]:
     """The size's history and its new day, simulated once for both engines."""
     from datawheel.simulate import simulate
@@ -245,6 +258,7 @@ def bench_pair(
     clock.step(f"{size:,} rows, {engine}: first build (dvc repro)")
     out["first"] = measured_repro(root, profiles / f"{size}-{engine}-first.jsonl", interval)
     out["first"]["outs"] = lock_outs(root)
+    out["first"]["curated_files"] = file_md5s(root / "data/curated")
     clock.step(f"{size:,} rows, {engine}: first build {out['first']['seconds']:.1f} s")
     if "error" in out["first"]:
         clock.step(f"  failed: {out['first']['error'][-300:]}")
@@ -262,6 +276,7 @@ def bench_pair(
     clock.step(f"{size:,} rows, {engine}: new day (dvc repro)")
     out["new_day"] = measured_repro(root, profiles / f"{size}-{engine}-new_day.jsonl", interval)
     out["new_day"]["outs"] = lock_outs(root)
+    out["new_day"]["curated_files"] = file_md5s(root / "data/curated")
     clock.step(f"{size:,} rows, {engine}: new day {out['new_day']['seconds']:.1f} s")
     if "error" in out["new_day"]:
         clock.step(f"  failed: {out['new_day']['error'][-300:]}")
@@ -287,6 +302,10 @@ def same_outputs(results: list[dict], size: int, phase: str) -> str:
         return "one engine only"
     first, *others = runs.values()
     differ = sorted({p for o in others for p in set(first) | set(o) if first.get(p) != o.get(p)})
+    files = [r[phase].get("curated_files") for r in results if r["size"] == size and phase in r]
+    if "data/curated" in differ and len(files) > 1 and all(files):
+        names = sorted({n for f in files for n in f if f.get(n) != files[0].get(n)})
+        differ[differ.index("data/curated")] = f"data/curated ({', '.join(names)})"
     if not differ:
         return f"identical ({len(first)} outputs)"
     return f"DIFFER: {', '.join(differ)}"
