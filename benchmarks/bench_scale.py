@@ -1,7 +1,7 @@
 """Benchmark: the pipeline at scale, pandas against Spark (issue 18).
 
     python benchmarks/bench_scale.py [--sizes 1000000,10000000,50000000] [--engines pandas,spark]
-        [--days 50] [--json benchmarks/scale.json] [--markdown benchmarks/RESULTS-scale.md]
+        [--days 30] [--json benchmarks/scale.json] [--markdown benchmarks/RESULTS-scale.md]
         [--workdir DIR] [--keep]
 
 For each history size N and each engine it builds a real project the way
