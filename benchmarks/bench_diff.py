@@ -42,8 +42,9 @@ def build(root: Path, days: int, rows_per_day: int) -> tuple[str, str, dict[str,
     """The project, BASE and HEAD commits, and what HEAD changed."""
     import git
 
-    from datawheel.simulate import csv_text, simulate, simulate_day
-    from datawheel.workspace import dvc, init_repo
+    from datawheel.data.simulate import csv_text, simulate, simulate_day
+    from datawheel.io.process import dvc
+    from datawheel.project.scaffold import init_repo
 
     init_repo(root)
     repo = git.Repo(root)
@@ -80,7 +81,7 @@ def timed(function, *args, **kwargs):
 
 def read_everything(root: Path, head: str) -> int:
     """Read and type every HEAD batch: what a manifest-blind diff would pay."""
-    from datawheel.revisions import Project, load_batch
+    from datawheel.data.revisions import Project, load_batch
 
     rows = 0
     with Project(root) as project:
@@ -103,8 +104,8 @@ def main() -> None:
     root = workdir / "project"
     try:
         (base, head, changed), setup_seconds = timed(build, root, args.days, args.rows_per_day)
-        from datawheel.diff import diff_data
-        from datawheel.report import build_report
+        from datawheel.review.diff import diff_data
+        from datawheel.review.report import build_report
 
         first, first_seconds = timed(diff_data, root, base, head)
         _, warm_seconds = timed(diff_data, root, base, head)

@@ -119,7 +119,7 @@ def commit_all(root: Path, message: str) -> None:
 
 
 def add_data(root: Path, message: str) -> None:
-    from datawheel.workspace import dvc
+    from datawheel.io.process import dvc
 
     dvc("add", "--quiet", "data/raw", cwd=root)
     commit_all(root, message)
@@ -151,7 +151,7 @@ class Run:
 
 def repro(root: Path, profile: Path, *targets: str) -> Run:
     """Time `dvc repro [targets]` with the stages' profile hook writing to `profile`."""
-    from datawheel.workspace import dvc
+    from datawheel.io.process import dvc
 
     profile.unlink(missing_ok=True)
     load = os.getloadavg()[0]
@@ -173,7 +173,7 @@ def repro(root: Path, profile: Path, *targets: str) -> Run:
 
 def promote_first_model(root: Path, clock: Clock) -> str:
     """A bare `origin` and `datawheel promote`, so the next gate has a champion to beat."""
-    from datawheel.promote import promote
+    from datawheel.registry.promote import promote
 
     origin = root.parent / f"{root.name}-origin.git"
     subprocess.run(
@@ -431,9 +431,9 @@ INJECTED = ("null_burst", "out_of_range,duplicates", "bad_label")
 def injected_agreement(runner, suites: list[dict], contract) -> dict:
     """GX and pandas_checks on batches with known faults: the rules that fail, their counts
     and the quarantined row ids must be the same (clean data alone proves little)."""
-    from datawheel.ingest import read_batch, with_provenance
-    from datawheel.simulate import csv_text, parse_injection, simulate_day
-    from datawheel.validate import BATCH_FAILED_RULE, batch_suite_parameters
+    from datawheel.data.contract import read_batch, with_provenance
+    from datawheel.data.simulate import csv_text, parse_injection, simulate_day
+    from datawheel.pipeline.validate import BATCH_FAILED_RULE, batch_suite_parameters
 
     day = START
     name = f"data/raw/{day}.csv"
@@ -459,9 +459,9 @@ def injected_agreement(runner, suites: list[dict], contract) -> dict:
 
 def validation_throughput(root: Path, new_batch: str, clock: Clock) -> dict:
     """Item 5: GX through SuiteRunner against pandas_checks, on one day and on every row."""
-    from datawheel.ingest import load_ingested, read_manifest
-    from datawheel.params import load_params
-    from datawheel.validate import SuiteRunner, batch_suite_parameters, load_suites
+    from datawheel.config.params import load_params
+    from datawheel.data.batches import load_ingested, read_manifest
+    from datawheel.pipeline.validate import SuiteRunner, batch_suite_parameters, load_suites
 
     records = read_manifest(root / "data/ingested")
     day = next(r for r in records if r.path == new_batch)
@@ -513,10 +513,10 @@ def bench_size(
     workdir: Path, size: int, rows_per_day: int, full: bool, clock: Clock
 ) -> dict[str, Any]:
     """Build the project of one history size and take its figures (see the docstring)."""
-    from datawheel.fileio import read_json
-    from datawheel.params import load_params
-    from datawheel.simulate import simulate
-    from datawheel.workspace import init_repo
+    from datawheel.config.params import load_params
+    from datawheel.data.simulate import simulate
+    from datawheel.io.files import read_json
+    from datawheel.project.scaffold import init_repo
 
     root = workdir / f"project-{size}"
     profiles = workdir / "profiles"

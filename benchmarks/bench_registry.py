@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from datawheel.registry import next_version, read_registry, stage_tag_name, version_tag_name
+from datawheel.registry.tags import next_version, read_registry, stage_tag_name, version_tag_name
 
 NAME = "churn-model"
 DVC_YAML = f"artifacts:\n  {NAME}:\n    path: models/model.skops\n    type: model\n"
@@ -149,7 +149,7 @@ def main() -> None:
 
 def status_seconds(root: Path) -> float:
     """The whole `datawheel status` command, process start-up included."""
-    from datawheel.workspace import copy_template
+    from datawheel.project.scaffold import copy_template
 
     copy_template(root)
     start = time.perf_counter()

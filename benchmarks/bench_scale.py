@@ -133,7 +133,7 @@ class StageMemory(threading.Thread):
 
 def measured_repro(root: Path, profile: Path, interval: float) -> dict[str, Any]:
     """bench_flywheel's timed `dvc repro` with each stage tree's memory sampled beside it."""
-    from datawheel.workspace import CommandFailed
+    from datawheel.io.process import CommandFailed
 
     sampler = StageMemory(interval)
     sampler.start()
@@ -194,7 +194,7 @@ def file_md5s(folder: Path) -> dict[str, str]:
 
 def make_raw(workdir: Path, size: int, days: int, clock: Clock) -> tuple[Path, Path, int]:
     """The size's history and its new day, simulated once for both engines."""
-    from datawheel.simulate import simulate
+    from datawheel.data.simulate import simulate
 
     days, per_day = history_shape(size, max(1, size // days))
     raw = workdir / f"raw-{size}"
@@ -234,9 +234,9 @@ def bench_pair(
 ) -> dict[str, Any]:
     """The first build and the new day of one size on one engine; `save` keeps the first
     build's figures while the new day runs."""
-    from datawheel.fileio import read_json
-    from datawheel.flywheel import set_params
-    from datawheel.workspace import init_repo
+    from datawheel.io.files import read_json
+    from datawheel.project.scaffold import init_repo
+    from datawheel.sandbox.flywheel import set_params
 
     history, new_day, per_day = make_raw(workdir, size, days, clock)
     root = workdir / f"project-{size}-{engine}"

@@ -4,12 +4,17 @@ Only the batches that reach into the window are read (see batches_in_window)."""
 
 from pathlib import Path
 
-from datawheel.curate import batches_in_window, curate_batches
-from datawheel.fileio import write_json, write_parquet
-from datawheel.ingest import read_manifest
-from datawheel.params import Params
-from datawheel.stagerun import log, run_stage
-from datawheel.validate import quarantined_row_ids
+from datawheel.api import (
+    Params,
+    batches_in_window,
+    curate_batches,
+    log,
+    quarantined_row_ids,
+    read_manifest,
+    run_stage,
+    write_json,
+    write_parquet,
+)
 
 
 def main(params: Params) -> None:

@@ -4,11 +4,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from datawheel.fileio import read_json, write_json
-from datawheel.params import Params
-from datawheel.plots import check_declared_plots
-from datawheel.scoring import evaluate_candidate
-from datawheel.stagerun import log, run_stage
+from datawheel.api import (
+    Params,
+    check_declared_plots,
+    evaluate_candidate,
+    log,
+    read_json,
+    run_stage,
+    write_json,
+)
 
 
 def main(params: Params) -> None:

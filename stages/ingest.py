@@ -3,9 +3,7 @@
 from collections import Counter
 from pathlib import Path
 
-from datawheel.ingest import ingest_batches
-from datawheel.params import Params
-from datawheel.stagerun import log, progress, run_stage
+from datawheel.api import Params, ingest_batches, log, progress, run_stage
 
 
 def main(params: Params) -> None:

@@ -4,12 +4,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from datawheel.card import model_card
-from datawheel.fileio import read_json, write_json
-from datawheel.modelio import save_model
-from datawheel.params import Params
-from datawheel.stagerun import log, run_stage
-from datawheel.train import fit_model
+from datawheel.api import (
+    Params,
+    fit_model,
+    log,
+    model_card,
+    read_json,
+    run_stage,
+    save_model,
+    write_json,
+)
 
 
 def main(params: Params) -> None:

@@ -2,11 +2,20 @@
 
 from pathlib import Path
 
-from datawheel.fileio import write_json, write_text
-from datawheel.ingest import read_manifest
-from datawheel.params import PROVENANCE_COLUMNS, Params
-from datawheel.stagerun import log, progress, run_stage
-from datawheel.validate import raise_if_failed, render_markdown, run_validation, summary_lines
+from datawheel.api import (
+    PROVENANCE_COLUMNS,
+    Params,
+    log,
+    progress,
+    raise_if_failed,
+    read_manifest,
+    render_markdown,
+    run_stage,
+    run_validation,
+    summary_lines,
+    write_json,
+    write_text,
+)
 
 
 def main(params: Params) -> None:

@@ -1,5 +1,5 @@
 """`python -m datawheel` is the `datawheel` command."""
 
-from datawheel.cli import main
+from datawheel.cli.app import main
 
 main()

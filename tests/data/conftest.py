@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datawheel.ingest import read_batch, with_provenance
-from datawheel.params import Contract, load_params
-from datawheel.simulate import Injection, csv_text, simulate_day
-from datawheel.validate import BatchValidation, SuiteRunner, load_suites
+from datawheel.config.params import Contract, load_params
+from datawheel.data.contract import read_batch, with_provenance
+from datawheel.data.simulate import Injection, csv_text, simulate_day
+from datawheel.pipeline.validate import BatchValidation, SuiteRunner, load_suites
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from datawheel.data.contract import read_batch, with_provenance
+from datawheel.data.simulate import Injection, csv_text, simulate_day
 from datawheel.errors import DataContractError
-from datawheel.ingest import read_batch, with_provenance
-from datawheel.simulate import Injection, csv_text, simulate_day
-from datawheel.validate import BATCH_FAILED_RULE, SEVERITIES, SuiteRunner
+from datawheel.pipeline.validate import BATCH_FAILED_RULE, SEVERITIES, SuiteRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 1, 5)

@@ -9,10 +9,11 @@ from pathlib import Path
 import git
 import pytest
 
-from datawheel.fileio import file_md5
-from datawheel.flywheel import set_params
-from datawheel.simulate import parse_injection, simulate
-from datawheel.workspace import dvc, init_repo
+from datawheel.data.simulate import parse_injection, simulate
+from datawheel.io.files import file_md5
+from datawheel.io.process import dvc
+from datawheel.project.scaffold import init_repo
+from datawheel.sandbox.flywheel import set_params
 
 START = dt.date(2026, 1, 1)
 SEED = 11

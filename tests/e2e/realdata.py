@@ -22,9 +22,9 @@ from typing import Any
 import git
 import pandas as pd
 
-from datawheel.flywheel import set_params
-from datawheel.workflow import run_steps
-from datawheel.workspace import command_env, dvc
+from datawheel.io.process import command_env, dvc
+from datawheel.sandbox.flywheel import set_params
+from datawheel.sandbox.workflow import run_steps
 from tests.e2e.conftest import FAST_PARAMS
 
 PROVENANCE = {"row_id": "str", "batch": "str", "batch_md5": "str", "line": "int64"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from datawheel.dvcio import cached_object
-from datawheel.fileio import read_json, write_json
-from datawheel.workspace import CommandFailed, dvc
+from datawheel.io.dvc import cached_object
+from datawheel.io.files import read_json, write_json
+from datawheel.io.process import CommandFailed, dvc
 
 from .conftest import Project, set_params
 

@@ -18,11 +18,11 @@ import git
 import pytest
 import yaml
 
-from datawheel.codeid import CODE_RECORD, package_dir, read_code_record
-from datawheel.flywheel import set_params
-from datawheel.params import load_params
-from datawheel.promote import bump_kind
-from datawheel.workspace import command_env, dvc
+from datawheel.config.params import load_params
+from datawheel.io.code import CODE_RECORD, package_dir, read_code_record
+from datawheel.io.process import command_env, dvc
+from datawheel.registry.promote import bump_kind
+from datawheel.sandbox.flywheel import set_params
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,15 +163,15 @@ def test_editing_a_library_function_a_stage_runs_reruns_it_and_bumps_major(tmp_p
     assert _status(root, "ingest", "train") == {}
     params = load_params(root / "params.yaml")
 
-    train = root / "src/datawheel/train.py"
+    train = root / "src/datawheel/model/train.py"
     train.write_text(train.read_text().replace('kind="stable")', 'kind="mergesort")', 1))
     status = _status(root, "ingest", "train")
     assert set(status) == {"train"}  # ingest does not run train.py
-    assert _changed_deps(status, "train") == {"src/datawheel/train.py": "modified"}
+    assert _changed_deps(status, "train") == {"src/datawheel/model/train.py": "modified"}
     edited = _commit(root, "train: another stable sort")
     assert bump_kind(root, params, base, edited) == "major"
 
-    report = root / "src/datawheel/report.py"  # no stage runs it
+    report = root / "src/datawheel/review/report.py"  # no stage runs it
     report.write_text(report.read_text() + "\n# reviewed\n")
     assert set(_status(root, "ingest", "train")) == {"train"}
     reviewed = _commit(root, "report: a note")

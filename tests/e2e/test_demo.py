@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from datawheel.workspace import command_env
+from datawheel.io.process import command_env
 
 
 def test_demo_refuses_a_workspace_that_is_not_empty(tmp_path):

@@ -20,9 +20,10 @@ import git
 import pytest
 import yaml
 
-from datawheel.dvcio import cached_object
-from datawheel.fileio import read_json
-from datawheel.workspace import command_env, dvc, init_repo
+from datawheel.io.dvc import cached_object
+from datawheel.io.files import read_json
+from datawheel.io.process import command_env, dvc
+from datawheel.project.scaffold import init_repo
 
 from .conftest import FAST_PARAMS, Project, clone, set_params
 

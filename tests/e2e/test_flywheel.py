@@ -13,13 +13,13 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from datawheel.demo import run_demo
-from datawheel.fileio import file_md5
-from datawheel.flywheel import Flywheel, demo_scenes
-from datawheel.registry import read_registry
-from datawheel.render import flywheel_table
-from datawheel.workflow import load_workflow
-from datawheel.workspace import dvc
+from datawheel.io.files import file_md5
+from datawheel.io.process import dvc
+from datawheel.registry.tags import read_registry
+from datawheel.render.terminal import flywheel_table
+from datawheel.sandbox.demo import run_demo
+from datawheel.sandbox.flywheel import Flywheel, demo_scenes
+from datawheel.sandbox.workflow import load_workflow
 
 from .conftest import FAST_PARAMS
 

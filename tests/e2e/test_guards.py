@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from datawheel.flywheel import set_params
-from datawheel.workspace import CommandFailed
+from datawheel.io.process import CommandFailed
+from datawheel.sandbox.flywheel import set_params
 
 from .conftest import Project
 

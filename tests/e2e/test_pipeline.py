@@ -8,8 +8,8 @@ from pathlib import Path
 import git
 import pytest
 
-from datawheel.fileio import file_md5, read_json
-from datawheel.workspace import CommandFailed, dvc
+from datawheel.io.files import file_md5, read_json
+from datawheel.io.process import CommandFailed, dvc
 
 from .conftest import Project, set_params
 

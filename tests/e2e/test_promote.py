@@ -10,9 +10,9 @@ from pathlib import Path
 import git
 import pytest
 
-from datawheel.fileio import file_md5, read_json
-from datawheel.promote import promote
-from datawheel.workspace import command_env, dvc
+from datawheel.io.files import file_md5, read_json
+from datawheel.io.process import command_env, dvc
+from datawheel.registry.promote import promote
 
 from .conftest import FAST_PARAMS, Project, set_params
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes
 
-from datawheel.fileio import read_json
+from datawheel.io.files import read_json
 from tests.e2e.realdata import Dataset, check_scenario, cli, play
 
 FEATURES = ("age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")

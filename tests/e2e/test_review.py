@@ -20,13 +20,14 @@ import git
 import pandas as pd
 import pytest
 
-from datawheel.diff import diff_data
-from datawheel.fileio import read_json, write_json
-from datawheel.report import LIMIT, Report, build_report, render_markdown
-from datawheel.revisions import Project as Revisions
-from datawheel.revisions import RevisionError
-from datawheel.simulate import COLUMNS, Injection, csv_text, simulate, simulate_day
-from datawheel.workspace import command_env, dvc, init_repo
+from datawheel.data.revisions import Project as Revisions
+from datawheel.data.revisions import RevisionError
+from datawheel.data.simulate import COLUMNS, Injection, csv_text, simulate, simulate_day
+from datawheel.io.files import read_json, write_json
+from datawheel.io.process import command_env, dvc
+from datawheel.project.scaffold import init_repo
+from datawheel.review.diff import diff_data
+from datawheel.review.report import LIMIT, Report, build_report, render_markdown
 
 from .conftest import FAST_PARAMS, SEED, START, Project, set_params
 

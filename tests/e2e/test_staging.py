@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.fileio import file_md5, read_json
-from datawheel.workspace import dvc
+from datawheel.io.files import file_md5, read_json
+from datawheel.io.process import dvc
 
 from .conftest import Project, set_params
 from .test_promote import NAME, _cli, _gto_show, _origin, _remote_tags

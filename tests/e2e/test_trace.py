@@ -31,9 +31,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from datawheel.promote import promote, rollback
-from datawheel.workspace import command_env, init_repo
-from datawheel.workspace import dvc as run_dvc
+from datawheel.io.process import command_env
+from datawheel.io.process import dvc as run_dvc
+from datawheel.project.scaffold import init_repo
+from datawheel.registry.promote import promote, rollback
 
 from .conftest import FAST_PARAMS, Project, set_params
 

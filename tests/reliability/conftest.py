@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.flywheel import set_params
+from datawheel.sandbox.flywheel import set_params
 from tests.e2e.conftest import FAST_PARAMS, ROWS_PER_DAY, SEED, START
 
 GOOD_DAYS = 3

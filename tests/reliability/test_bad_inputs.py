@@ -27,9 +27,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datawheel.ingest import read_batch
-from datawheel.params import load_params
-from datawheel.simulate import simulate_day, write_batch
+from datawheel.config.params import load_params
+from datawheel.data.contract import read_batch
+from datawheel.data.simulate import simulate_day, write_batch
 from tests.reliability.conftest import GOOD_DAYS, run, tree_md5s
 
 DAY = dt.date(2026, 3, 1)

@@ -21,7 +21,7 @@ import psutil
 import pytest
 import yaml
 
-from datawheel.fileio import file_md5
+from datawheel.io.files import file_md5
 from tests.reliability.conftest import dvc, make_project, tree_md5s
 
 STAGES = ["ingest", "validate", "curate", "train", "evaluate"]

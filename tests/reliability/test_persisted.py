@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datawheel.fileio import file_md5
+from datawheel.io.files import file_md5
 from tests.reliability.conftest import dvc, git, make_project
 
 MODEL = "models/model.skops"

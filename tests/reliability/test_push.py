@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.promote import _dvc_push
-from datawheel.workspace import DVC_FOOTER, CommandFailed, dvc_error_text
+from datawheel.io.process import DVC_FOOTER, CommandFailed, dvc_error_text
+from datawheel.registry.promote import _dvc_push
 from tests.reliability.conftest import dvc, git
 
 

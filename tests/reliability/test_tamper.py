@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from datawheel.fileio import file_md5
+from datawheel.io.files import file_md5
 from tests.reliability.conftest import dvc, git, make_project, run
 
 MODEL = "models/model.skops"

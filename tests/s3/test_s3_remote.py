@@ -18,9 +18,10 @@ from pathlib import Path
 import git
 import pytest
 
-from datawheel.fileio import file_md5, read_json
-from datawheel.flywheel import set_params
-from datawheel.workspace import CommandFailed, command_env, dvc, init_repo
+from datawheel.io.files import file_md5, read_json
+from datawheel.io.process import CommandFailed, command_env, dvc
+from datawheel.project.scaffold import init_repo
+from datawheel.sandbox.flywheel import set_params
 
 from ..e2e.conftest import FAST_PARAMS, Project
 from ..e2e.test_trace import PERMISSIVE_GATE

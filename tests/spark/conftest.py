@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from datawheel.params import Engine
+from datawheel.config.params import Engine
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
@@ -27,9 +27,9 @@ needs_java = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def spark():
-    """The process's one session (datawheel.spark.spark_session reuses it), stopped at the end."""
+    """The process's one session (spark_session reuses it), stopped at the end."""
     pytest.importorskip("pyspark", reason='the Spark engine needs pip install "datawheel[spark]"')
-    from datawheel.spark import spark_session
+    from datawheel.pipeline.spark import spark_session
 
     session = spark_session(SPARK_ENGINE.spark)
     yield session

@@ -12,13 +12,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datawheel.curate import batches_in_window, curate_batches
+from datawheel.config.params import PROVENANCE_COLUMNS, Engine, load_params
+from datawheel.data.batches import load_ingested, read_manifest
+from datawheel.data.simulate import Injection, csv_text, simulate, simulate_day
 from datawheel.errors import LeakageError
-from datawheel.fileio import file_md5, write_json, write_parquet, write_text
-from datawheel.ingest import ingest_batches, load_ingested, read_manifest
-from datawheel.params import PROVENANCE_COLUMNS, Engine, load_params
-from datawheel.simulate import Injection, csv_text, simulate, simulate_day
-from datawheel.validate import render_markdown, run_validation
+from datawheel.io.files import file_md5, write_json, write_parquet, write_text
+from datawheel.pipeline.curate import batches_in_window
+from datawheel.pipeline.curation import curate_batches
+from datawheel.pipeline.ingest import ingest_batches
+from datawheel.pipeline.validate import render_markdown, run_validation
 
 from .conftest import SPARK_ENGINE, needs_java
 

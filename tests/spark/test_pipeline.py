@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from datawheel.flywheel import set_params
-from datawheel.ingest import read_manifest
-from datawheel.workspace import dvc, init_repo
+from datawheel.data.batches import read_manifest
+from datawheel.io.process import dvc
+from datawheel.project.scaffold import init_repo
+from datawheel.sandbox.flywheel import set_params
 from tests.e2e.conftest import FAST_PARAMS, Project
 
 from .conftest import SPARK_TEST_CONF, needs_java

@@ -8,9 +8,9 @@ import cmarkgfm
 import pandas as pd
 import pytest
 
-from datawheel.audit import flatten, render_rows_summary, render_uses, table, to_html
-from datawheel.rebuild import compare_locks
-from datawheel.trace import lock_stages, validation_summary
+from datawheel.audit.rebuild import compare_locks
+from datawheel.audit.trace import lock_stages, validation_summary
+from datawheel.render.audit import flatten, render_rows_summary, render_uses, table, to_html
 
 LOCK = {
     "schema": "2.0",
@@ -138,8 +138,8 @@ def test_a_clone_elsewhere_keeps_a_relative_local_remote(tmp_path):
 
     from dvc.repo import Repo
 
-    from datawheel.rebuild import _clone
-    from datawheel.workspace import dvc
+    from datawheel.audit.rebuild import _clone
+    from datawheel.io.process import dvc
 
     project, store = tmp_path / "deep" / "project", tmp_path / "deep" / "store"
     project.mkdir(parents=True)
@@ -169,9 +169,9 @@ def test_a_clone_elsewhere_keeps_a_relative_local_remote(tmp_path):
     ],
 )
 def test_an_entity_is_matched_as_the_contract_types_its_id(id_column, typed, stored):
-    from datawheel.ingest import parse_column
-    from datawheel.params import load_params
-    from datawheel.trace import _typed_entity
+    from datawheel.audit.trace import _typed_entity
+    from datawheel.config.params import load_params
+    from datawheel.data.contract import parse_column
 
     contract = load_params(Path(__file__).resolve().parents[2] / "params.yaml").contract
     contract = contract.model_copy(update={"id_column": id_column})
@@ -182,9 +182,9 @@ def test_an_entity_is_matched_as_the_contract_types_its_id(id_column, typed, sto
 
 
 def test_an_entity_that_is_not_of_the_id_type_is_a_usage_error():
+    from datawheel.audit.trace import _typed_entity
+    from datawheel.config.params import load_params
     from datawheel.errors import ParamsError
-    from datawheel.params import load_params
-    from datawheel.trace import _typed_entity
 
     contract = load_params(Path(__file__).resolve().parents[2] / "params.yaml").contract
     contract = contract.model_copy(update={"id_column": "support_calls"})

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from datawheel.config.params import dvc_vars
 from datawheel.errors import ParamsError
-from datawheel.fileio import file_md5
-from datawheel.params import dvc_vars
-from datawheel.workspace import command_env
+from datawheel.io.files import file_md5
+from datawheel.io.process import command_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,7 +128,7 @@ def test_init_takes_a_model_name_and_description_and_refuses_a_bad_name(tmp_path
 
 
 def test_name_artifact_changes_only_the_name_desc_and_labels_lines():
-    from datawheel.workspace import name_artifact
+    from datawheel.project.scaffold import name_artifact
 
     text = (ROOT / "dvc.yaml").read_text()
     named = name_artifact(text, "classification", "fraud")
@@ -144,9 +144,9 @@ def test_name_artifact_changes_only_the_name_desc_and_labels_lines():
 
 
 def test_init_task_regression_writes_its_params_plots_and_artifact(tmp_path):
-    from datawheel.params import load_params
-    from datawheel.plots import check_declared_plots
-    from datawheel.workspace import copy_template
+    from datawheel.config.params import load_params
+    from datawheel.model.plots import check_declared_plots
+    from datawheel.project.scaffold import copy_template
 
     copy_template(tmp_path, "price", task="regression")
     params = load_params(tmp_path / "params.yaml", check_estimators=False)
@@ -167,7 +167,7 @@ def test_init_task_regression_writes_its_params_plots_and_artifact(tmp_path):
 
 
 def test_code_shows_the_difference_and_update_records_the_installed_code(tmp_path):
-    from datawheel.codeid import CODE_RECORD, installed_code, template_dvc_yaml
+    from datawheel.io.code import CODE_RECORD, installed_code, template_dvc_yaml
 
     (tmp_path / "dvc.yaml").write_text(template_dvc_yaml((ROOT / "dvc.yaml").read_text()))
     (tmp_path / ".datawheel").mkdir()
@@ -225,8 +225,8 @@ def test_init_with_a_folder_remote_records_its_absolute_path(tmp_path):
 def test_init_engine_spark_sets_the_engine_and_installs_the_spark_extra(tmp_path):
     from importlib.metadata import version
 
-    from datawheel.params import load_params
-    from datawheel.workspace import copy_template
+    from datawheel.config.params import load_params
+    from datawheel.project.scaffold import copy_template
 
     copy_template(tmp_path / "spark", "orders", engine="spark")
     params = load_params(tmp_path / "spark/params.yaml", check_estimators=False)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from datawheel import codeid
-from datawheel.codeid import (
+from datawheel.errors import CodeRecordMismatch, ParamsError
+from datawheel.io import code as codeid
+from datawheel.io.code import (
     CODE_RECORD,
     CodeId,
     check_code_record,
@@ -23,7 +24,6 @@ from datawheel.codeid import (
     template_dvc_yaml,
     update_code_record,
 )
-from datawheel.errors import CodeRecordMismatch, ParamsError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,9 +72,9 @@ def _all_listed() -> set[str]:
 
 def test_a_module_no_stage_runs_is_in_no_closure():
     listed = _all_listed()
-    assert "src/datawheel/train.py" in listed
-    assert "src/datawheel/report.py" not in listed
-    assert "src/datawheel/cli.py" not in listed
+    assert "src/datawheel/model/train.py" in listed
+    assert "src/datawheel/review/report.py" not in listed
+    assert "src/datawheel/cli/app.py" not in listed
 
 
 def test_closure_follows_lazy_relative_and_from_package_imports(tmp_path):
@@ -106,10 +106,29 @@ def test_closure_follows_lazy_relative_and_from_package_imports(tmp_path):
     ]
 
 
+def test_a_name_from_a_lazy_api_table_brings_only_the_module_that_implements_it(tmp_path):
+    _write(
+        tmp_path,
+        {
+            "stage.py": "from pkg.api import fit\n",
+            "pkg/__init__.py": "",
+            "pkg/api.py": "EXPORTS: dict[str, str] = {'fit': 'pkg.model', 'read': 'pkg.io'}\n",
+            "pkg/model.py": "import os\n",
+            "pkg/io.py": "",
+        },
+    )
+    closure = stage_closure(tmp_path / "stage.py", tmp_path / "pkg", package="pkg")
+    assert [p.relative_to(tmp_path).as_posix() for p in closure] == [
+        "pkg/__init__.py",
+        "pkg/api.py",
+        "pkg/model.py",
+    ]
+
+
 def test_code_deps_are_the_python_files_and_the_record():
     text = (ROOT / "dvc.yaml").read_text()
     found = code_deps(text)
-    assert "src/datawheel/train.py" in found and "stages/train.py" in found
+    assert "src/datawheel/model/train.py" in found and "stages/train.py" in found
     assert not any(dep.startswith(("${", "reports", "data")) for dep in found)
     assert code_deps(template_dvc_yaml(text)) >= {CODE_RECORD, "stages/train.py"}
     assert code_deps("") == set()
@@ -203,8 +222,8 @@ def test_update_refuses_where_no_stage_depends_on_the_record(tmp_path):
 
 
 def test_verify_lists_a_code_digest_other_than_the_cards():
-    from datawheel.card import library_versions
-    from datawheel.rebuild import environment_differences
+    from datawheel.audit.rebuild import environment_differences
+    from datawheel.model.card import library_versions
 
     card = {"libraries": library_versions(), "code": installed_code().to_dict()}
     assert environment_differences(card) == []

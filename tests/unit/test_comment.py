@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from datawheel.commands.ci import (
+from datawheel.cli.ci import (
     MARKER,
     MAX_COMMENT_CHARS,
     GitHubAPI,
@@ -27,7 +27,7 @@ from datawheel.commands.ci import (
     sticky_body,
 )
 from datawheel.errors import ParamsError
-from datawheel.workspace import command_env
+from datawheel.io.process import command_env
 
 REPO = "acme/churn"
 HEAD = "b" * 40

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from datawheel.curate import apply_window, check_leakage, curate, split_by_time
+from datawheel.config.params import load_params
+from datawheel.data.contract import read_batch, with_provenance
+from datawheel.data.simulate import parse_injection, simulate_day
 from datawheel.errors import LeakageError
-from datawheel.ingest import read_batch, with_provenance
-from datawheel.params import load_params
-from datawheel.simulate import parse_injection, simulate_day
+from datawheel.pipeline.curate import apply_window, check_leakage, curate, split_by_time
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = load_params(ROOT / "params.yaml")
@@ -147,9 +147,9 @@ def test_curate_params_list_the_whole_contract_and_no_model_key():
 
 
 def test_batches_before_the_window_are_not_read_and_the_result_is_the_same(tmp_path):
-    from datawheel.curate import batches_in_window
-    from datawheel.fileio import write_parquet
-    from datawheel.ingest import BatchRecord, load_ingested
+    from datawheel.data.batches import BatchRecord, load_ingested
+    from datawheel.io.files import write_parquet
+    from datawheel.pipeline.curate import batches_in_window
 
     frame = _days(12, inject=("duplicates@9",))
     records = []
@@ -186,7 +186,7 @@ def test_batches_before_the_window_are_not_read_and_the_result_is_the_same(tmp_p
 
 
 def test_shared_values_are_the_sorted_intersection_as_text():
-    from datawheel.curate import shared_values
+    from datawheel.pipeline.curate import shared_values
 
     left = pd.Series(["b", "a", "c", "a"], dtype="str")
     right = pd.Series(["c", "x", "a", "c"], dtype="str")

@@ -8,7 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datawheel.diff import (
+from datawheel.config.params import load_params
+from datawheel.data.revisions import TrackedFile, infer_kind, load_batch
+from datawheel.data.simulate import csv_text, simulate_day
+from datawheel.review.diff import (
     batch_changes,
     column_changes,
     contract_kinds,
@@ -18,9 +21,6 @@ from datawheel.diff import (
     row_diff,
     suite_changes,
 )
-from datawheel.params import load_params
-from datawheel.revisions import TrackedFile, infer_kind, load_batch
-from datawheel.simulate import csv_text, simulate_day
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_params(ROOT / "params.yaml").contract
@@ -189,7 +189,7 @@ def test_suite_changes_name_the_expectations_that_changed():
 @pytest.mark.parametrize("id_column", ["customer_id", "support_calls", "event_time"])
 def test_rows_are_compared_whatever_the_id_columns_type(id_column):
     """str, int and datetime ids: a first batch (BASE has no rows) and an edited batch."""
-    from datawheel.diff import _concat
+    from datawheel.review.diff import _concat
 
     contract = CONTRACT.model_copy(update={"id_column": id_column})
     frame = load_batch(batch_bytes(), "data/raw/2026-01-05.csv", "0" * 32, contract).frame

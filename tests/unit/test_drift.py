@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datawheel.drift import (
+from datawheel.config.params import Drift, load_params
+from datawheel.review.drift import (
     DriftDetected,
     benjamini_hochberg,
     column_kinds,
@@ -20,7 +21,6 @@ from datawheel.drift import (
     psi,
     scale_of,
 )
-from datawheel.params import Drift, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Drift()

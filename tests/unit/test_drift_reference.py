@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from datawheel.drift import _batch_reference, compare
-from datawheel.drift_reference import choose_reference_batches, shift_period
+from datawheel.config.params import Drift, load_params, parse_params
+from datawheel.data.revisions import RevisionError, TrackedFile
+from datawheel.data.simulate import csv_text, simulate_day
 from datawheel.errors import ParamsError
-from datawheel.params import Drift, load_params, parse_params
-from datawheel.revisions import RevisionError, TrackedFile
-from datawheel.simulate import csv_text, simulate_day
-from datawheel.validate import batch_period
+from datawheel.pipeline.validate import batch_period
+from datawheel.review.drift import _batch_reference, compare
+from datawheel.review.drift_reference import choose_reference_batches, shift_period
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Drift(reference_batches=3)

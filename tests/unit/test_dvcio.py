@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.dvcio import cached_object, fetch_by_md5
 from datawheel.errors import IntegrityError, MissingObjectError
+from datawheel.io.dvc import cached_object, fetch_by_md5
 
 DATA = b"the champion's bytes"
 MD5 = hashlib.md5(DATA).hexdigest()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from datawheel.config.params import Engine, load_params, merge_dvc_vars, parse_params
 from datawheel.errors import ParamsError
-from datawheel.params import Engine, load_params, merge_dvc_vars, parse_params
-from datawheel.spark import pandas_type_name, session_conf, spark_session, spark_type_name
+from datawheel.pipeline.spark import pandas_type_name, session_conf, spark_session, spark_type_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,8 @@ def test_no_stage_lists_the_engine_so_switching_it_reruns_nothing():
 
 def test_datawheel_and_the_pandas_engine_never_import_pyspark():
     code = (
-        "import sys, datawheel, datawheel.spark, datawheel.validate, datawheel.curate\n"
+        "import sys, datawheel, datawheel.pipeline.spark, datawheel.pipeline.validate\n"
+        "import datawheel.pipeline.curate, datawheel.pipeline.curation\n"
         "import stages.validate, stages.curate\n"
         "assert not [m for m in sys.modules if m.startswith('pyspark')], 'pyspark imported'\n"
     )
@@ -110,6 +111,6 @@ def test_spark_without_java_is_a_params_error(monkeypatch):
     sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed")
     monkeypatch.setattr(sql.SparkSession, "getActiveSession", staticmethod(lambda: None))
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setattr("datawheel.spark.shutil.which", lambda name: None)
+    monkeypatch.setattr("datawheel.pipeline.spark.shutil.which", lambda name: None)
     with pytest.raises(ParamsError, match="Java is not found"):
         spark_session(Engine(name="spark").spark)

@@ -16,7 +16,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from datawheel.evaluate import (
+from datawheel.model.metrics import (
     HIGHER_IS_BETTER,
     METRICS,
     class_profile,

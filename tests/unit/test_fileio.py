@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datawheel.card import library_versions, model_card
-from datawheel.codeid import installed_code
-from datawheel.dvcio import pointer_md5
-from datawheel.fileio import atomic_write, frame_fingerprint, read_json, to_json, write_json
-from datawheel.params import load_params
+from datawheel.config.params import load_params
+from datawheel.io.code import installed_code
+from datawheel.io.dvc import pointer_md5
+from datawheel.io.files import atomic_write, frame_fingerprint, read_json, to_json, write_json
+from datawheel.model.card import library_versions, model_card
 
 ROOT = Path(__file__).resolve().parents[2]
 

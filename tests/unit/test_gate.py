@@ -7,10 +7,10 @@ import math
 
 import pytest
 
+from datawheel.config.params import Gate
 from datawheel.errors import ParamsError
-from datawheel.evaluate import BootstrapResult
-from datawheel.gate import GateDecision, decide, render_decision
-from datawheel.params import Gate
+from datawheel.model.metrics import BootstrapResult
+from datawheel.registry.gate import GateDecision, decide, render_decision
 
 GATE = Gate(
     primary_metric="roc_auc",

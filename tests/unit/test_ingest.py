@@ -8,18 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from datawheel.config.params import load_params
+from datawheel.data.batches import load_ingested, read_csv_bytes
+from datawheel.data.contract import read_batch, row_ids, with_provenance
+from datawheel.data.simulate import simulate, simulate_day, write_batch
 from datawheel.errors import DataContractError
-from datawheel.fileio import file_md5
-from datawheel.ingest import (
-    ingest_batches,
-    load_ingested,
-    read_batch,
-    read_csv_bytes,
-    row_ids,
-    with_provenance,
-)
-from datawheel.params import load_params
-from datawheel.simulate import simulate, simulate_day, write_batch
+from datawheel.io.files import file_md5
+from datawheel.pipeline.ingest import ingest_batches
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_params(ROOT / "params.yaml").contract
@@ -153,7 +148,7 @@ def test_removed_batch_drops_its_output(tmp_path):
 
 
 def test_file_hashes_come_from_dvc_state_and_follow_changes(tmp_path):
-    from datawheel.fileio import StatHashes, file_md5
+    from datawheel.io.files import StatHashes, file_md5
 
     (tmp_path / ".dvc").mkdir()
     batch = tmp_path / "day.csv"

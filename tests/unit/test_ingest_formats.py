@@ -14,18 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from datawheel.config.params import load_params
+from datawheel.data.batches import list_batches, read_manifest
+from datawheel.data.contract import parse_column, read_batch, row_ids
+from datawheel.data.simulate import simulate_day, write_batch
 from datawheel.errors import DataContractError
-from datawheel.fileio import file_md5
-from datawheel.ingest import (
-    ingest_batches,
-    list_batches,
-    parse_column,
-    read_batch,
-    read_manifest,
-    row_ids,
-)
-from datawheel.params import load_params
-from datawheel.simulate import simulate_day, write_batch
+from datawheel.io.files import file_md5
+from datawheel.pipeline.ingest import ingest_batches
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = load_params(ROOT / "params.yaml").contract

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datawheel.evaluate import classification_metrics, holdout_identity, paired_bootstrap
-from datawheel.scoring import metrics_record
+from datawheel.model.metrics import classification_metrics, holdout_identity, paired_bootstrap
+from datawheel.pipeline.evaluate import metrics_record
 
 IDENTITY_KEYS = {"start", "end", "fingerprint"}  # the only values that are not numbers
 

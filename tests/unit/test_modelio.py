@@ -1,4 +1,4 @@
-"""Tests for datawheel.modelio: deterministic skops files and safe loading."""
+"""Tests for datawheel.io.models: deterministic skops files and safe loading."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from datawheel.modelio import (
+from datawheel.io.models import (
     DEFAULT_TRUSTED,
     ModelIntegrityError,
     UntrustedModelError,
@@ -197,7 +197,7 @@ def test_saving_in_another_process_gives_same_md5(saved, tmp_path):
 
 def test_set_order_does_not_depend_on_hash_seed(tmp_path):
     run_python(
-        "import sys; from pathlib import Path; from datawheel.modelio import save_model; "
+        "import sys; from pathlib import Path; from datawheel.io.models import save_model; "
         f"save_model({SET_OBJECT_SOURCE}, Path({str(tmp_path)!r}) / f'set-{{sys.argv[1]}}.skops')",
         hash_seeds=("1", "2"),
     )

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from datawheel.config.params import load_params, merge_dvc_vars, parse_params
 from datawheel.errors import ParamsError
-from datawheel.params import load_params, merge_dvc_vars, parse_params
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -163,8 +163,8 @@ def test_estimator_check_can_be_skipped_by_callers_that_never_fit():
 
 
 def test_shipped_estimator_settings_pass_and_build():
-    from datawheel.estimators import build_estimator
-    from datawheel.params import estimator_problems
+    from datawheel.config.estimators import build_estimator
+    from datawheel.config.params import estimator_problems
 
     params = load_params(ROOT / "params.yaml")
     assert estimator_problems(params) == []

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import auc as area_under
 
-from datawheel.evaluate import classification_metrics, segment_metrics
-from datawheel.plots import CURVE_POINTS, curve_data, segment_bar_png, write_plots
-from datawheel.workspace import command_env
+from datawheel.io.process import command_env
+from datawheel.model.metrics import classification_metrics, segment_metrics
+from datawheel.model.plots import CURVE_POINTS, curve_data, segment_bar_png, write_plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -168,7 +168,7 @@ def test_segment_bar_png_is_written_deterministically(tmp_path):
 
 
 def test_importing_plots_does_not_import_matplotlib():
-    code = "import sys, datawheel.plots; print('matplotlib' in sys.modules)"
+    code = "import sys, datawheel.model.plots; print('matplotlib' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
@@ -204,7 +204,7 @@ def _dvc_plot_series(project: Path) -> dict[str, set]:
 
 @pytest.fixture
 def dvc_project(tmp_path: Path) -> Path:
-    from datawheel.workspace import init_repo
+    from datawheel.project.scaffold import init_repo
 
     init_repo(tmp_path / "proj")
     return tmp_path / "proj"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.registry import (
+from datawheel.registry.tags import (
     next_version,
     parse_tag_line,
     read_registry,

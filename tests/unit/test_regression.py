@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from datawheel.config.params import METRIC_SPECS, Gate, merge_dvc_vars, metrics_of, parse_params
 from datawheel.errors import ParamsError
-from datawheel.evaluate import (
+from datawheel.model.metrics import (
     HIGHER_IS_BETTER,
     REGRESSION_METRICS,
     naive_regression_metrics,
@@ -20,8 +21,7 @@ from datawheel.evaluate import (
     regression_metrics,
     regression_segment_metrics,
 )
-from datawheel.gate import decide, render_decision
-from datawheel.params import METRIC_SPECS, Gate, merge_dvc_vars, metrics_of, parse_params
+from datawheel.registry.gate import decide, render_decision
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = merge_dvc_vars(
@@ -301,7 +301,7 @@ def _frame(rows: int = 60) -> pd.DataFrame:
 
 
 def _contract():
-    from datawheel.params import Contract
+    from datawheel.config.params import Contract
 
     return Contract(
         id_column="entity",
@@ -320,8 +320,8 @@ def _contract():
 
 @pytest.mark.parametrize("estimator", ["ridge", "hist_gradient_boosting"])
 def test_regressors_fit_and_predict_numbers(estimator):
-    from datawheel.params import Model
-    from datawheel.train import fit_model, predict_values
+    from datawheel.config.params import Model
+    from datawheel.model.train import fit_model, predict_values
 
     frame = _frame()
     model = fit_model(frame, _contract(), Model(estimator=estimator, seed=0))
@@ -336,9 +336,9 @@ def test_regressors_fit_and_predict_numbers(estimator):
 
 
 def test_a_non_numeric_target_value_is_a_data_contract_error():
+    from datawheel.config.params import Model
     from datawheel.errors import DataContractError
-    from datawheel.params import Model
-    from datawheel.train import fit_model
+    from datawheel.model.train import fit_model
 
     frame = _frame()
     frame["y"] = frame["y"].astype(object)

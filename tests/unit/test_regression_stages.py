@@ -8,19 +8,19 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from datawheel.params import parse_params
+from datawheel.config.params import parse_params
 
 from .test_regression import _contract, regression_params
 
 
 def test_drift_tests_a_regression_target_as_a_numeric_column():
-    from datawheel.drift import column_kinds
+    from datawheel.review.drift import column_kinds
 
     assert column_kinds(_contract()) == {"x": "numeric", "group": "categorical", "y": "numeric"}
 
 
 def test_plots_records_of_predictions(tmp_path):
-    from datawheel.plots import regression_curve_data, write_regression_plots
+    from datawheel.model.plots import regression_curve_data, write_regression_plots
 
     curves = regression_curve_data([1.0, 2.0], [1.5, 1.0])
     assert curves["predicted_vs_actual"] == [
@@ -42,8 +42,8 @@ def test_plots_records_of_predictions(tmp_path):
 
 
 def _stream(params, days: int = 10) -> pd.DataFrame:
-    from datawheel.ingest import read_batch, with_provenance
-    from datawheel.simulate import simulate_day
+    from datawheel.data.contract import read_batch, with_provenance
+    from datawheel.data.simulate import simulate_day
 
     frames = []
     for i in range(days):
@@ -55,10 +55,10 @@ def _stream(params, days: int = 10) -> pd.DataFrame:
 
 
 def test_curate_and_scoring_on_a_numeric_target(tmp_path):
-    from datawheel.curate import curate
-    from datawheel.modelio import save_model
-    from datawheel.scoring import evaluate_candidate
-    from datawheel.train import fit_model
+    from datawheel.io.models import save_model
+    from datawheel.model.train import fit_model
+    from datawheel.pipeline.curate import curate
+    from datawheel.pipeline.evaluate import evaluate_candidate
 
     params = parse_params(regression_params(bootstrap_samples=100, min_segment_rows=10))
     train, holdout, report = curate(_stream(params), set(), params)
@@ -101,8 +101,8 @@ def test_curate_and_scoring_on_a_numeric_target(tmp_path):
 def test_metric_tables_show_the_task_s_metrics():
     from rich.console import Console
 
-    from datawheel.render import metrics_table, task_metrics
-    from datawheel.summary import _metrics_section
+    from datawheel.render.summary import _metrics_section
+    from datawheel.render.terminal import metrics_table, task_metrics
 
     regression = {
         "candidate": {"mae": 40.1, "rmse": 52.0, "r2": 0.45},
@@ -121,14 +121,14 @@ def test_metric_tables_show_the_task_s_metrics():
 def test_the_champion_and_the_staged_model_are_re_scored_on_the_same_rows(tmp_path, monkeypatch):
     """With a champion (and a staged model), each is scored on the candidate's hold-out and
     compared row by row on rmse; the models here are a stronger and a weaker regressor."""
-    import datawheel.champion
-    import datawheel.scoring
-    from datawheel.curate import curate
-    from datawheel.fileio import write_json
-    from datawheel.modelio import save_model
-    from datawheel.params import Model
-    from datawheel.scoring import evaluate_candidate
-    from datawheel.train import fit_model
+    import datawheel.pipeline.evaluate
+    import datawheel.registry.champion
+    from datawheel.config.params import Model
+    from datawheel.io.files import write_json
+    from datawheel.io.models import save_model
+    from datawheel.model.train import fit_model
+    from datawheel.pipeline.curate import curate
+    from datawheel.pipeline.evaluate import evaluate_candidate
 
     params = parse_params(
         regression_params(
@@ -154,8 +154,12 @@ def test_the_champion_and_the_staged_model_are_re_scored_on_the_same_rows(tmp_pa
             "staging": {"version": "v1.1.0", "model_md5": "1" * 32, "selected_through": selected},
         },
     )
-    monkeypatch.setattr(datawheel.scoring, "load_champion_model", lambda champion, root: weak)
-    monkeypatch.setattr(datawheel.champion, "load_recorded_model", lambda md5, label, root: weak)
+    monkeypatch.setattr(
+        datawheel.pipeline.evaluate, "load_champion_model", lambda champion, root: weak
+    )
+    monkeypatch.setattr(
+        datawheel.registry.champion, "load_recorded_model", lambda md5, label, root: weak
+    )
     result = evaluate_candidate(
         params, train, holdout, {"model": {"md5": md5}}, {"passed": True}, root=tmp_path
     )

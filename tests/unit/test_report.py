@@ -12,7 +12,10 @@ import cmarkgfm
 import numpy as np
 import pandas as pd
 
-from datawheel.diff import (
+from datawheel.config.params import Drift, Model
+from datawheel.data.revisions import Project, TrackedFile
+from datawheel.pipeline.validate import BatchValidation, ExpectationOutcome
+from datawheel.review.diff import (
     ColumnChange,
     DataDiff,
     KeyChange,
@@ -21,9 +24,8 @@ from datawheel.diff import (
     batch_changes,
     row_diff,
 )
-from datawheel.drift import compare
-from datawheel.params import Drift, Model
-from datawheel.report import (
+from datawheel.review.drift import compare
+from datawheel.review.report import (
     LIMIT,
     Merge,
     ModelImpact,
@@ -37,8 +39,6 @@ from datawheel.report import (
     segment_deltas,
     truncate,
 )
-from datawheel.revisions import Project, TrackedFile
-from datawheel.validate import BatchValidation, ExpectationOutcome
 
 KINDS = {"x": "numeric", "colour": "categorical"}
 

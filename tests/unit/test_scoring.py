@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datawheel.curate import curate
-from datawheel.ingest import read_batch, with_provenance
-from datawheel.modelio import save_model
-from datawheel.params import load_params
-from datawheel.scoring import evaluate_candidate
-from datawheel.simulate import simulate_day
-from datawheel.train import fit_model
+from datawheel.config.params import load_params
+from datawheel.data.contract import read_batch, with_provenance
+from datawheel.data.simulate import simulate_day
+from datawheel.io.models import save_model
+from datawheel.model.train import fit_model
+from datawheel.pipeline.curate import curate
+from datawheel.pipeline.evaluate import evaluate_candidate
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = load_params(ROOT / "params.yaml")
@@ -63,9 +63,9 @@ def test_a_listed_class_absent_from_the_holdout_is_named_in_metrics(tmp_path):
 def test_the_champion_is_re_scored_on_the_candidate_s_holdout(tmp_path, monkeypatch):
     """The champion path of the scorer: its probabilities on the same rows, the paired
     bootstrap on the primary metric, its segments; here a much weaker champion."""
-    import datawheel.scoring
-    from datawheel.fileio import write_json
-    from datawheel.params import Model
+    import datawheel.pipeline.evaluate
+    from datawheel.config.params import Model
+    from datawheel.io.files import write_json
 
     train, _, _ = curate(_rows(), set(), PARAMS)
     weak = fit_model(
@@ -77,7 +77,9 @@ def test_the_champion_is_re_scored_on_the_candidate_s_holdout(tmp_path, monkeypa
         tmp_path / PARAMS.paths.champion,
         {"version": "v1.0.0", "model_md5": "0" * 32, "commit": "c" * 40, "model_path": "m"},
     )
-    monkeypatch.setattr(datawheel.scoring, "load_champion_model", lambda champion, root: weak)
+    monkeypatch.setattr(
+        datawheel.pipeline.evaluate, "load_champion_model", lambda champion, root: weak
+    )
     result = _evaluate(PARAMS, tmp_path)
     boot = result.decision.bootstrap
     assert boot.metric == "roc_auc" and boot.delta == pytest.approx(boot.candidate - boot.champion)

@@ -1,4 +1,4 @@
-"""Tests of the built-in churn data stream (datawheel.simulate)."""
+"""Tests of the built-in churn data stream (datawheel.data.simulate)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from datawheel import simulate as sim
-from datawheel.simulate import Injection, parse_injection, simulate, simulate_day, write_batch
+from datawheel.data import simulate as sim
+from datawheel.data.simulate import Injection, parse_injection, simulate, simulate_day, write_batch
 
 START = dt.date(2026, 1, 1)
 SEED = 11

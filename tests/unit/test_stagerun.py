@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from datawheel import stagerun
 from datawheel.errors import DataContractError
-from datawheel.stagerun import run_stage
+from datawheel.pipeline import stage as stagerun
+from datawheel.pipeline.stage import run_stage
 
 ROOT = Path(__file__).resolve().parents[2]  # run_stage reads params.yaml from the cwd
 
@@ -69,7 +69,7 @@ def test_process_age_of_this_process_is_positive():
 
 
 def test_stage_refuses_to_run_other_code_than_the_project_records(monkeypatch, tmp_path, capsys):
-    from datawheel.codeid import CODE_RECORD, installed_code
+    from datawheel.io.code import CODE_RECORD, installed_code
 
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())

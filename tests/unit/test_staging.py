@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from datawheel.evaluate import BootstrapResult
-from datawheel.staging import CONFIRMED, FAILED, PENDING, action, prospective_rows, verdict
+from datawheel.model.metrics import BootstrapResult
+from datawheel.registry.staging import CONFIRMED, FAILED, PENDING, action, prospective_rows, verdict
 
 
 def boot(low: float, high: float, delta: float | None = None) -> BootstrapResult:
@@ -76,7 +76,7 @@ def _boot_for(status: str) -> BootstrapResult:
 
 
 def test_the_staging_record_renders_the_verdict_and_the_candidate_against_it():
-    from datawheel.gate import render_staging
+    from datawheel.registry.gate import render_staging
 
     assert render_staging(None) == ""
     versus = {
@@ -98,7 +98,7 @@ def test_the_staging_record_renders_the_verdict_and_the_candidate_against_it():
 
 
 def test_status_reports_the_staged_model_and_only_its_own_verdict():
-    from datawheel.status import _staged
+    from datawheel.registry.status import _staged
 
     pointer = {
         "staging": {

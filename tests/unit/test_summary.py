@@ -11,9 +11,9 @@ from pathlib import Path
 import cmarkgfm
 import pytest
 
-from datawheel.promote import hold_paragraph, promote
-from datawheel.summary import SummaryInputs, load_inputs, render_summary
-from datawheel.workspace import command_env
+from datawheel.io.process import command_env
+from datawheel.registry.promote import hold_paragraph, promote
+from datawheel.render.summary import SummaryInputs, load_inputs, render_summary
 
 METRICS = {
     "candidate": {"roc_auc": 0.8412, "accuracy": 0.81, "log_loss": 0.40},

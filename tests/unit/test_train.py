@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from datawheel.config.params import load_params
+from datawheel.data.contract import read_batch, with_provenance
+from datawheel.data.simulate import simulate_day
 from datawheel.errors import DataContractError
-from datawheel.ingest import read_batch, with_provenance
-from datawheel.modelio import load_model, save_model
-from datawheel.params import load_params
-from datawheel.simulate import simulate_day
-from datawheel.train import encode_target, fit_model, ordered_classes, predict_proba
+from datawheel.io.models import load_model, save_model
+from datawheel.model.train import encode_target, fit_model, ordered_classes, predict_proba
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = load_params(ROOT / "params.yaml")

@@ -1,4 +1,4 @@
-"""Tests of datawheel.validate: suite loading, caching, acknowledgements and reports."""
+"""Tests of datawheel.pipeline.validate: suite loading, caching, acknowledgements and reports."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import cmarkgfm
 import pandas as pd
 import pytest
 
+from datawheel.config.params import PROVENANCE_COLUMNS, load_params
+from datawheel.data.simulate import Injection, simulate
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
-from datawheel.ingest import ingest_batches
-from datawheel.params import PROVENANCE_COLUMNS, load_params
-from datawheel.simulate import Injection, simulate
-from datawheel.validate import (
+from datawheel.pipeline.ingest import ingest_batches
+from datawheel.pipeline.validate import (
     BATCH_FAILED_RULE,
     ValidationReport,
     load_suites,
@@ -57,7 +57,7 @@ def project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def records(project):
-    from datawheel.ingest import read_manifest
+    from datawheel.data.batches import read_manifest
 
     return read_manifest(project / "data/ingested")
 
@@ -368,8 +368,8 @@ def test_cached_run_does_not_import_great_expectations(first_run, records, proje
     script = f"""
 import sys
 from pathlib import Path
-from datawheel.ingest import read_manifest
-from datawheel.validate import run_validation
+from datawheel.data.batches import read_manifest
+from datawheel.pipeline.validate import run_validation
 records = read_manifest(Path({str(project / "data/ingested")!r}))
 report = run_validation(Path({str(project / "data/ingested")!r}), records,
                         Path({str(SUITES)!r}), Path({str(out)!r}))
@@ -422,7 +422,7 @@ def test_validate_frame_needs_no_disk(first_run, records, project):
 
 
 def test_import_does_not_import_great_expectations():
-    code = "import sys, datawheel.validate; assert 'great_expectations' not in sys.modules"
+    code = "import sys, datawheel.pipeline.validate; assert 'great_expectations' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -434,7 +434,7 @@ SPIKE_DAY = dt.date(2026, 2, 6)
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """Seven 60-row days with a 120x day as the sixth, ingested as the stage does."""
-    from datawheel.ingest import read_manifest
+    from datawheel.data.batches import read_manifest
 
     root = tmp_path_factory.mktemp("history")
     start = SPIKE_DAY - dt.timedelta(days=5)
@@ -463,7 +463,7 @@ def _volume_outcomes(report: ValidationReport) -> dict[str, list[str]]:
 
 
 def test_recent_median_rows_needs_the_minimum_history():
-    from datawheel.validate import recent_median_rows
+    from datawheel.pipeline.validate import recent_median_rows
 
     assert recent_median_rows([], 14, 3) is None
     assert recent_median_rows([100, 90], 14, 3) is None
@@ -473,7 +473,7 @@ def test_recent_median_rows_needs_the_minimum_history():
 
 
 def test_expression_parameters_name_their_variables():
-    from datawheel.validate import _expression_names
+    from datawheel.pipeline.validate import _expression_names
 
     assert _expression_names("day_start") == {"day_start"}
     assert _expression_names("recent_median_rows * 0.2") == {"recent_median_rows"}
@@ -537,7 +537,7 @@ def test_the_cache_key_holds_the_history_and_a_new_day_costs_one_day(history, tm
     ],
 )
 def test_a_file_stem_names_its_period(name, start, end):
-    from datawheel.validate import batch_period, batch_suite_parameters
+    from datawheel.pipeline.validate import batch_period, batch_suite_parameters
 
     period = batch_period(name)
     parameters = batch_suite_parameters(name)
@@ -566,7 +566,7 @@ def test_a_file_stem_names_its_period(name, start, end):
     ],
 )
 def test_a_batch_named_by_no_period_takes_the_one_most_of_its_events_fall_in(unit, start, end):
-    from datawheel.validate import batch_suite_parameters
+    from datawheel.pipeline.validate import batch_suite_parameters
 
     # one straggler from February, three events on 5 March: the period is March's
     times = pd.Series(
@@ -585,9 +585,9 @@ def test_a_batch_named_by_no_period_takes_the_one_most_of_its_events_fall_in(uni
 
 
 def test_the_freshness_suite_catches_the_stray_rows_of_a_batch_named_by_no_period():
-    from datawheel.ingest import read_batch, with_provenance
-    from datawheel.simulate import csv_text, simulate_day
-    from datawheel.validate import SuiteRunner
+    from datawheel.data.contract import read_batch, with_provenance
+    from datawheel.data.simulate import csv_text, simulate_day
+    from datawheel.pipeline.validate import SuiteRunner
 
     raw = simulate_day(dt.date(2026, 1, 5), 150, 11, []).astype(object)
     raw.loc[3, "event_time"] = "2026-01-09T10:00:00Z"  # four days late
@@ -615,8 +615,8 @@ SMALL_BATCH = f"data/raw/{SMALL_DAY.isoformat()}.csv"
 def _delivered(rows: int, **bad: dict[int, object]):
     """A day of `rows` rows of the built-in stream with bad cells ({column: {row: value}}),
     typed by ingest as the validate stage reads it."""
-    from datawheel.ingest import read_batch, with_provenance
-    from datawheel.simulate import csv_text, simulate_day
+    from datawheel.data.contract import read_batch, with_provenance
+    from datawheel.data.simulate import csv_text, simulate_day
 
     raw = simulate_day(SMALL_DAY, rows, 11, []).astype(object)
     for column, cells in bad.items():
@@ -632,7 +632,7 @@ def _delivered(rows: int, **bad: dict[int, object]):
 def runners():
     """The shipped suites judged as the pipeline does (min_rows_for_mostly 100), and as GX
     alone does (1)."""
-    from datawheel.validate import SuiteRunner
+    from datawheel.pipeline.validate import SuiteRunner
 
     suites = load_suites(SUITES)
     return {rows: SuiteRunner(suites, rows) for rows in (100, 1)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.workflow import (
+from datawheel.sandbox.workflow import (
     WorkflowError,
     evaluate,
     interpolate,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from datawheel.workflow import load_workflow, run_steps
+from datawheel.sandbox.workflow import load_workflow, run_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

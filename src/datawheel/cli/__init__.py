@@ -1,0 +1,1 @@
+"""The `datawheel` command: one module per command group over the library."""

@@ -1,1 +1,0 @@
-"""Command groups beyond the core ones; each module has `register(app)` adding its commands."""

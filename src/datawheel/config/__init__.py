@@ -1,0 +1,1 @@
+"""params.yaml and dvc.yaml `vars` as typed, frozen settings; the estimators they name."""

@@ -1,0 +1,1 @@
+"""The DVC stages' work: ingest, validate, curate, evaluate, and the stage runner."""

@@ -1,0 +1,1 @@
+"""Documents and terminal tables: Markdown escaping and number formatting, one renderer each."""

@@ -1,0 +1,1 @@
+"""Reviewing data changes: data diff, drift statistics and monitoring, the review report."""
