@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from datawheel.config.catalog import Artifacts
 from datawheel.errors import ParamsError
 
 ColumnType = Literal["string", "category", "int", "float", "datetime", "bool"]
@@ -358,6 +359,11 @@ class Params(_Frozen):
     engine: Engine = Field(default_factory=Engine)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """Where each stage output lives in the project (datawheel.config.catalog)."""
+        return Artifacts.of(self.paths)
 
     @property
     def batch_period_from_data(self) -> tuple[str, str] | None:

@@ -21,6 +21,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from datawheel.config.catalog import MANIFEST
 from datawheel.errors import DataContractError
 from datawheel.io.files import read_json
 
@@ -39,9 +40,6 @@ FORMATS: dict[str, tuple[str, str | None]] = {
 
 
 BATCH_SUFFIXES = tuple(FORMATS)
-
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)

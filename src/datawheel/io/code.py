@@ -19,10 +19,10 @@ from pathlib import Path
 
 import yaml
 
+from datawheel.config.catalog import CODE_RECORD
 from datawheel.errors import CodeRecordMismatch, ParamsError
 from datawheel.io.files import write_json
 
-CODE_RECORD = ".datawheel/code.json"
 UPDATE_COMMAND = "datawheel code --update"
 PACKAGE = "datawheel"
 

@@ -71,6 +71,7 @@ from typing import Any
 
 import pandas as pd
 
+from datawheel.config.catalog import CHECKSUMS
 from datawheel.config.params import Engine
 from datawheel.data.batches import BatchRecord
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
@@ -93,7 +94,6 @@ _PERIOD_STEM = re.compile(
     r"^(?P<year>\d{4})"
     r"(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?|-W(?P<week>\d{2})|-Q(?P<quarter>[1-4]))?$"
 )
-CHECKSUMS = "checksums.json"
 """md5 of each cached result file as validate wrote it: a file that differs is not reused."""
 _CACHE_NAME = re.compile(r"^[0-9a-f]{32}\.(json|parquet)$")
 # Names in a suite parameter expression: GX's variables (a letter, then letters, digits, `_`
