@@ -18,15 +18,15 @@ from datawheel.api import (
 
 
 def main(params: Params) -> None:
-    paths = params.paths
+    paths, artifacts = params.paths, params.artifacts
     records, before = batches_in_window(read_manifest(Path(paths.ingested)), params.window.days)
-    quarantined = quarantined_row_ids(Path(paths.quarantine) / "rows", records)
+    quarantined = quarantined_row_ids(Path(artifacts.quarantined_rows), records)
     train, holdout, report = curate_batches(
         Path(paths.ingested), records, quarantined, params, before
     )
-    write_parquet(Path(paths.curated) / "train.parquet", train)
-    write_parquet(Path(paths.curated) / "holdout.parquet", holdout)
-    write_json(Path(paths.reports) / "curation.json", report.to_dict())
+    write_parquet(Path(artifacts.train), train)
+    write_parquet(Path(artifacts.holdout), holdout)
+    write_json(Path(artifacts.curation), report.to_dict())
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
     log(f"curate: on {params.engine.label}: {counts}")
 

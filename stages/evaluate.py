@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from datawheel.api import (
+    DVC_YAML,
     Params,
     check_declared_plots,
     evaluate_candidate,
@@ -16,23 +17,21 @@ from datawheel.api import (
 
 
 def main(params: Params) -> None:
-    paths = params.paths
-    check_declared_plots(Path("dvc.yaml").read_text(encoding="utf-8"), params.contract.task)
-    curated = Path(paths.curated)
+    paths, artifacts = params.paths, params.artifacts
+    check_declared_plots(Path(DVC_YAML).read_text(encoding="utf-8"), params.contract.task)
     result = evaluate_candidate(
         params,
-        train=pd.read_parquet(curated / "train.parquet"),
-        holdout=pd.read_parquet(curated / "holdout.parquet"),
+        train=pd.read_parquet(artifacts.train),
+        holdout=pd.read_parquet(artifacts.holdout),
         card=read_json(Path(paths.card)),
-        validation=read_json(Path(paths.reports) / "validation.json"),
+        validation=read_json(Path(artifacts.validation)),
     )
-    reports = Path(paths.reports)
-    write_json(reports / "metrics.json", result.metrics)
-    write_json(reports / "segments.json", result.segments)
+    write_json(Path(artifacts.metrics), result.metrics)
+    write_json(Path(artifacts.segments), result.segments)
     gate = result.decision.to_dict()
     if result.staging is not None:  # fail-safe staging: the staged model's check this run
         gate["staging"] = result.staging
-    write_json(reports / "gate.json", gate)
+    write_json(Path(artifacts.gate), gate)
     result.write_plots(Path(paths.plots))
     log(
         f"evaluate: gate decision {result.decision.decision}: " + "; ".join(result.decision.reasons)

@@ -18,10 +18,10 @@ from datawheel.api import (
 
 def main(params: Params) -> None:
     paths = params.paths
-    train = pd.read_parquet(Path(paths.curated) / "train.parquet")
+    train = pd.read_parquet(params.artifacts.train)
     model = fit_model(train, params.contract, params.model)
     model_md5 = save_model(model, Path(paths.model))
-    curation = read_json(Path(paths.reports) / "curation.json")
+    curation = read_json(Path(params.artifacts.curation))
     write_json(Path(paths.card), model_card(params, model_md5, train, curation))
     log(f"train: {params.model.estimator} on {len(train)} rows -> {paths.model} md5 {model_md5}")
 

@@ -19,6 +19,7 @@ from typing import Any
 EXPORTS: dict[str, str] = {
     # every stage
     "Params": "datawheel.config.params",
+    "DVC_YAML": "datawheel.config.catalog",
     "PROVENANCE_COLUMNS": "datawheel.config.params",
     "run_stage": "datawheel.pipeline.stage",
     "log": "datawheel.pipeline.stage",

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from datawheel.config.catalog import CONFUSION_PNG
 from datawheel.io.files import atomic_write
 from datawheel.model.metrics import encode_labels
 
@@ -259,7 +260,7 @@ def write_plots(
         path = png_dir / f"{name}.png"
         _line_png(path, curves.get(name, []), x, y, title, diagonal)
         written.append(path)
-    path = png_dir / "confusion.png"
+    path = png_dir / CONFUSION_PNG
     _confusion_png(path, curves.get("confusion", []))
     written.append(path)
     return written

@@ -15,7 +15,8 @@ from datawheel.config.estimators import LINEAR, build_estimator
 from datawheel.config.params import Contract, Model
 from datawheel.errors import DataContractError
 
-NUMERIC_TYPES = ("int", "float", "bool")
+# The contract types fed to the model as numbers (imputed and scaled); bool counts as 0/1.
+NUMERIC_FEATURE_TYPES = ("int", "float", "bool")
 CATEGORICAL_TYPES = ("string", "category")
 
 
@@ -33,7 +34,7 @@ def ordered_classes(contract: Contract) -> list:
 def feature_frame(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """The model's inputs: numeric as float64 with NaN, categorical as object with NaN."""
     columns = {}
-    for name in contract.features_of_type(*NUMERIC_TYPES):
+    for name in contract.features_of_type(*NUMERIC_FEATURE_TYPES):
         columns[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     for name in contract.features_of_type(*CATEGORICAL_TYPES):
         values = frame[name].astype("object")
@@ -56,7 +57,7 @@ def encode_target(values: pd.Series, classes: Sequence, source: str = "target") 
 
 def build_pipeline(contract: Contract, model: Model) -> Pipeline:
     """Preprocessing from the contract's column types, then the estimator from params."""
-    numeric = contract.features_of_type(*NUMERIC_TYPES)
+    numeric = contract.features_of_type(*NUMERIC_FEATURE_TYPES)
     categorical = contract.features_of_type(*CATEGORICAL_TYPES)
     linear = model.estimator in LINEAR
     numeric_steps = [("impute", SimpleImputer(strategy="median"))]

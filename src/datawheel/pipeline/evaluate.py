@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from datawheel.config.catalog import PNG_FOLDER, SEGMENTS_PNG
 from datawheel.config.params import Params
 from datawheel.io.models import load_model
 from datawheel.model.metrics import (
@@ -54,11 +55,11 @@ class EvaluationResult:
         from datawheel.model.plots import segment_bar_png, write_plots, write_regression_plots
 
         writer = write_regression_plots if self.task == "regression" else write_plots
-        writer(self.curves, out_dir, png_dir=out_dir / "png")
+        writer(self.curves, out_dir, png_dir=out_dir / PNG_FOLDER)
         segment_bar_png(
             self.segments["candidate"],
             self.decision.primary_metric,
-            out_dir / "png" / "segments.png",
+            out_dir / PNG_FOLDER / SEGMENTS_PNG,
             champion_segments=self.segments.get("champion"),
         )
 
