@@ -365,43 +365,56 @@ def _resampled_scorer(
             return mean_of((proba[:, 1] - onehot[:, 1]) ** 2)
         return mean_of(np.sum((proba - onehot) ** 2, axis=1))
     if metric in ("precision", "recall", "f1"):
-        cell = codes * k + predicted  # the confusion-matrix cell of each row
-
-        def prf(rows: np.ndarray) -> np.ndarray:
-            confusion = _counts_per_resample(cell, rows, k * k).reshape(len(rows), k, k)
-            true_positives = np.diagonal(confusion, axis1=1, axis2=2)
-            actual = confusion.sum(axis=2)
-            predicted_as = confusion.sum(axis=1)
-            if metric == "precision":
-                value = _safe_divide(true_positives, predicted_as)
-            elif metric == "recall":
-                value = _safe_divide(true_positives, actual)
-            else:
-                value = _safe_divide(2 * true_positives, actual + predicted_as)
-            if k == 2:
-                return value[:, 1]
-            # macro over the classes each resample holds, as the point metric averages
-            present = actual > 0
-            return np.where(present, value, 0.0).sum(axis=1) / present.sum(axis=1)
-
-        return prf
+        return _resampled_prf(codes, predicted, k, metric)
     if metric == "roc_auc":
-        if k == 2:
-            return _resampled_auc(codes == 1, proba[:, 1])
-        per_class = [_resampled_auc(codes == c, proba[:, c]) for c in range(k)]
-
-        def macro_auc(rows: np.ndarray) -> np.ndarray:
-            # a class the resample lacks has no AUC (NaN): the mean is over the classes it
-            # holds, as in the point metric, and NaN only when it holds fewer than two
-            aucs = np.vstack([auc(rows) for auc in per_class])
-            held = np.isfinite(aucs)
-            total = np.where(held, aucs, 0.0).sum(axis=0)
-            count = held.sum(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(count > 0, total / count, np.nan)
-
-        return macro_auc
+        return _resampled_roc_auc(codes, proba)
     raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
+
+
+def _resampled_prf(
+    codes: np.ndarray, predicted: np.ndarray, k: int, metric: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Precision, recall or F1 per resample, from each resample's confusion matrix."""
+    cell = codes * k + predicted  # the confusion-matrix cell of each row
+
+    def prf(rows: np.ndarray) -> np.ndarray:
+        confusion = _counts_per_resample(cell, rows, k * k).reshape(len(rows), k, k)
+        true_positives = np.diagonal(confusion, axis1=1, axis2=2)
+        actual = confusion.sum(axis=2)
+        predicted_as = confusion.sum(axis=1)
+        if metric == "precision":
+            value = _safe_divide(true_positives, predicted_as)
+        elif metric == "recall":
+            value = _safe_divide(true_positives, actual)
+        else:
+            value = _safe_divide(2 * true_positives, actual + predicted_as)
+        if k == 2:
+            return value[:, 1]
+        # macro over the classes each resample holds, as the point metric averages
+        present = actual > 0
+        return np.where(present, value, 0.0).sum(axis=1) / present.sum(axis=1)
+
+    return prf
+
+
+def _resampled_roc_auc(codes: np.ndarray, proba: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """ROC AUC per resample: binary, or the macro mean over the classes a resample holds."""
+    k = proba.shape[1]
+    if k == 2:
+        return _resampled_auc(codes == 1, proba[:, 1])
+    per_class = [_resampled_auc(codes == c, proba[:, c]) for c in range(k)]
+
+    def macro_auc(rows: np.ndarray) -> np.ndarray:
+        # a class the resample lacks has no AUC (NaN): the mean is over the classes it
+        # holds, as in the point metric, and NaN only when it holds fewer than two
+        aucs = np.vstack([auc(rows) for auc in per_class])
+        held = np.isfinite(aucs)
+        total = np.where(held, aucs, 0.0).sum(axis=0)
+        count = held.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(count > 0, total / count, np.nan)
+
+    return macro_auc
 
 
 def metric_on_resamples(
