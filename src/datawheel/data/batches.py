@@ -11,7 +11,7 @@ import csv
 import io
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,16 +179,22 @@ def _record_lines(
     return good, ragged
 
 
+def _arrow_frame(
+    read: Callable[[io.BytesIO], pa.Table], data: bytes, name: str, failure: str, rule: str
+) -> pd.DataFrame:
+    """A batch read by a pyarrow reader; a failure names the batch, pyarrow's error and the
+    rule."""
+    try:
+        return read(io.BytesIO(data)).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataContractError(f"{name}: {failure}: {exc} (rule: {rule})") from None
+
+
 def read_parquet_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
     """Read a Parquet batch; each row's 'line' is its 1-based row number."""
     if not data:
         raise DataContractError(f"{name}: empty file (rule: batch_not_empty)")
-    try:
-        frame = pq.read_table(io.BytesIO(data)).to_pandas()
-    except (pa.ArrowException, OSError) as exc:
-        raise DataContractError(
-            f"{name}: cannot read Parquet: {exc} (rule: parquet_readable)"
-        ) from None
+    frame = _arrow_frame(pq.read_table, data, name, "cannot read Parquet", "parquet_readable")
     return frame, pd.Series(range(1, len(frame) + 1), dtype="int64")
 
 
@@ -196,12 +202,9 @@ def read_jsonl_bytes(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series]:
     """Read JSON lines (one object per line); each row's 'line' is its line in the file."""
     if not data.strip():
         raise DataContractError(f"{name}: empty file (rule: batch_not_empty)")
-    try:
-        frame = pa_json.read_json(io.BytesIO(data)).to_pandas()
-    except (pa.ArrowException, OSError) as exc:
-        raise DataContractError(
-            f"{name}: cannot parse JSON lines: {exc} (rule: jsonl_parseable)"
-        ) from None
+    frame = _arrow_frame(
+        pa_json.read_json, data, name, "cannot parse JSON lines", "jsonl_parseable"
+    )
     # pyarrow skips blank lines; count them back so 'line' is the line a person opens.
     lines = [number for number, text in enumerate(data.split(b"\n"), 1) if text.strip()]
     if len(lines) != len(frame):

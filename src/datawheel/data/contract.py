@@ -122,20 +122,19 @@ def type_batch(
         where = _where(lines)
         cannot_hold = unrepresentable(values, spec.type)
         if cannot_hold.any():
-            first = int(cannot_hold.to_numpy().nonzero()[0][0])
+            count, first = _failures(cannot_hold, values, where)
             raise DataContractError(
-                f"{name}: column {column!r}: {int(cannot_hold.sum())} value(s) cannot be "
-                f"represented as {spec.type} ({_UNREPRESENTABLE[spec.type]}), first "
-                f"{_show(values.iloc[first])} at {where(first)} (rule: unrepresentable_value)"
+                f"{name}: column {column!r}: {count} value(s) cannot be represented as "
+                f"{spec.type} ({_UNREPRESENTABLE[spec.type]}), first {first} "
+                "(rule: unrepresentable_value)"
             )
         parsed = parse_column(values, spec.type)
         unparseable = parsed.isna() & values.notna()
         if unparseable.any():
-            first = int(unparseable.to_numpy().nonzero()[0][0])
+            count, first = _failures(unparseable, values, where)
             raise DataContractError(
-                f"{name}: column {column!r}: {int(unparseable.sum())} value(s) are not "
-                f"{spec.type}, first {_show(values.iloc[first])} at {where(first)} "
-                f"(rule: contract_type_{spec.type})"
+                f"{name}: column {column!r}: {count} value(s) are not {spec.type}, first "
+                f"{first} (rule: contract_type_{spec.type})"
             )
         typed[column] = parsed
     return pd.DataFrame(typed)
@@ -146,6 +145,12 @@ def _where(lines: pd.Series | None) -> Callable[[int], str]:
     if lines is None:
         return lambda i: f"row {i + 1}"
     return lambda i: f"line {int(lines.iloc[i])} (row {i + 1})"
+
+
+def _failures(failed: pd.Series, values: pd.Series, where: Callable[[int], str]) -> tuple[int, str]:
+    """How many values failed, and the first of them with where it is."""
+    first = int(failed.to_numpy().nonzero()[0][0])
+    return int(failed.sum()), f"{_show(values.iloc[first])} at {where(first)}"
 
 
 def _show(value: object) -> str:
