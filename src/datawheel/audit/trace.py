@@ -235,7 +235,9 @@ class Tracer:
     def _promotion(self, target: Target) -> dict[str, Any] | None:
         if target.tag is None:
             return None
-        message = self.project.git.tag(f"refs/tags/{target.tag.tag}").tag.message
+        annotated = self.project.git.tag(f"refs/tags/{target.tag.tag}").tag
+        assert annotated is not None  # GTO tags are annotated (read_registry skips the others)
+        message = annotated.message
         fields = dict(
             (k.strip(), v.strip())
             for k, _, v in (line.partition(":") for line in message.splitlines())
@@ -303,7 +305,7 @@ class Tracer:
     ) -> list[VersionUse]:
         """Every version whose curated train or hold-out data holds this row id or entity."""
         ever, now = self.prod_versions()
-        seen: dict[tuple[str | None, ...], dict[str, pd.DataFrame]] = {}
+        seen: dict[tuple[tuple[str, str | None], ...], dict[str, pd.DataFrame]] = {}
         tags = self.versions()
         uses = []
         for tag in progress(tags) if progress else tags:
@@ -323,7 +325,12 @@ class Tracer:
                 counts[name] = len(hit)
                 if len(hit):
                     detail[name] = [
-                        {"row_id": r.row_id, "batch": r.batch, "line": int(r.line)}
+                        {
+                            "row_id": r.row_id,
+                            "batch": r.batch,
+                            # pandas-stubs types every itertuples field as any scalar (even None).
+                            "line": int(r.line),  # type: ignore[arg-type]
+                        }
                         for r in hit.sort_values(["batch", "line"]).itertuples(index=False)
                     ]
             if counts.get("train") or counts.get("holdout"):

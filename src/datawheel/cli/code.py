@@ -35,12 +35,14 @@ def code(
     from datawheel.io.code import (
         CODE_RECORD,
         UPDATE_COMMAND,
+        CodeId,
         check_code_record,
         installed_code,
         read_code_record,
         update_code_record,
     )
 
+    recorded: CodeId | None
     if update:
         before, now = update_code_record(repo)
         recorded, installed = now, now

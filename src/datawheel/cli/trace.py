@@ -131,8 +131,9 @@ def _reverse(tracer, batch, row_id, entity, as_json: bool, report) -> None:
         uses = tracer.versions_using_rows(
             entity=entity, progress=lambda items: progress(items, "versions")
         )
-    data = {"query": what, "versions": [u.to_dict() for u in uses]}
-    _emit(data, audit.render_uses(what, data["versions"]), as_json, report, what)
+    versions = [u.to_dict() for u in uses]
+    data = {"query": what, "versions": versions}
+    _emit(data, audit.render_uses(what, versions), as_json, report, what)
 
 
 def _emit(data: dict, markdown: str, as_json: bool, report: Path | None, title: str) -> None:

@@ -56,7 +56,7 @@ def unrepresentable(values: pd.Series, kind: str) -> pd.Series:
         # 2**63 itself is a float that rounds onto the edge: anything from there is out.
         bad |= (as_float >= 2.0**63) | (as_float < -(2.0**63))
         if is_text:  # near the edge a float is inexact: judge integer text as a Python int
-            for i in (as_float.abs() >= 2.0**62).to_numpy().nonzero()[0]:
+            for i in (as_float.abs() >= 2.0**62).to_numpy().nonzero()[0].tolist():
                 digits = text.iloc[i]
                 if _INTEGER_TEXT.fullmatch(digits):
                     bad.iloc[i] = not INT64_MIN <= int(digits) <= INT64_MAX
@@ -67,7 +67,7 @@ def parse_column(values: pd.Series, kind: str) -> pd.Series:
     """Convert one column to its contract type; unparseable values become NaN-like markers."""
     if kind == "datetime":
         if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
-            parsed = pd.to_datetime(values, utc=True)
+            parsed: pd.Series = pd.to_datetime(values, utc=True)
         else:
             parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
         return parsed.astype("datetime64[us, UTC]")

@@ -214,7 +214,8 @@ class Revision:
             sub = tree / folder.rstrip("/")
         except KeyError:
             return []
-        return sorted(b.path for b in sub.blobs if b.path.endswith(suffix))
+        paths = [str(b.path) for b in sub.blobs]  # gitpython types a blob's path as PathLike
+        return sorted(p for p in paths if p.endswith(suffix))
 
     def params(self) -> Params:
         """params.yaml at this commit with dvc.yaml's `paths` and `registry` vars, validated."""
@@ -267,9 +268,10 @@ class Revision:
                 key=lambda f: f.path,
             )
         fs = self.project.filesystem(self.commit)
+        unavailable: tuple[type[Exception], ...] = (OSError, *_dvc_errors())
         try:
             found = fs.find(path, detail=True, dvc_only=True)
-        except (OSError, *_dvc_errors()) as exc:
+        except unavailable as exc:
             raise RevisionError(
                 f"{path}@{self.short}: its DVC manifest {dir_md5} is neither in the local DVC "
                 f"cache nor on the DVC remote ({exc}); check the remote and your access to it "

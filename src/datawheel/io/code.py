@@ -183,6 +183,7 @@ def _exports(module: str, package_root: Path, package: str) -> dict[str, str]:
         return {}
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in tree.body:
+        target: ast.expr
         if isinstance(node, ast.AnnAssign):
             target, value = node.target, node.value
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:

@@ -47,7 +47,9 @@ class StatHashes:
             return file_md5(path)
         from dvc_data.hashfile.hash import hash_file
 
-        return hash_file(str(Path(path).resolve()), self.fs, "md5", state=self.state)[1].value
+        value = hash_file(str(Path(path).resolve()), self.fs, "md5", state=self.state)[1].value
+        assert value is not None  # hash_file always sets the md5 of the file it hashed
+        return value
 
     def __enter__(self) -> StatHashes:
         return self
@@ -57,7 +59,7 @@ class StatHashes:
             self.state.close()
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
     """Call write(tmp) on a temporary file beside path, then rename it over path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

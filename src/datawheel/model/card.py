@@ -16,7 +16,7 @@ LIBRARIES = ("datawheel", "scikit-learn", "skops", "numpy", "pandas", "pyarrow",
 
 def library_versions() -> dict[str, str | None]:
     """Versions of the libraries that shape the model's bytes."""
-    found = {}
+    found: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             found[name] = version(name)

@@ -565,7 +565,9 @@ def _paired(
 
 
 def holdout_identity(
-    row_ids: Sequence | np.ndarray, labels: Sequence | np.ndarray, times: Sequence | np.ndarray
+    row_ids: Sequence | np.ndarray | pd.Series,
+    labels: Sequence | np.ndarray | pd.Series,
+    times: Sequence | np.ndarray | pd.Series,
 ) -> dict[str, Any]:
     """Which hold-out was scored: its size, event-time dates and a fingerprint of its rows.
 

@@ -289,7 +289,9 @@ def segment_bar_png(
     for offset, (label, values) in enumerate(series):
         raw = [values.get(name) for name in names]
         defined = [v is not None and math.isfinite(float(v)) for v in raw]
-        widths = [float(v) if ok else 0.0 for v, ok in zip(raw, defined, strict=True)]
+        widths = [
+            float(v) if ok and v is not None else 0.0 for v, ok in zip(raw, defined, strict=True)
+        ]
         y = positions + (offset - (len(series) - 1) / 2) * height
         axes.barh(y, widths, height=height, label=label)
         for y_value, width, ok in zip(y, widths, defined, strict=True):

@@ -26,6 +26,8 @@ def ordered_classes(contract: Contract) -> list:
         raise ValueError(f"contract.task {contract.task}: the target has no classes")
     classes = list(contract.classes)
     if contract.is_binary:
+        # Contract validation: a binary target's positive_class is one of its classes.
+        assert contract.positive_class is not None
         classes.remove(contract.positive_class)
         classes.append(contract.positive_class)
     return classes
@@ -125,6 +127,7 @@ def predict_values(model: Pipeline, frame: pd.DataFrame, contract: Contract) -> 
 def predict_proba(model: Pipeline, frame: pd.DataFrame, contract: Contract) -> np.ndarray:
     """Probabilities with one column per class in ordered_classes(contract) order."""
     proba = model.predict_proba(feature_frame(frame, contract))
+    assert contract.classes is not None, "predict_proba needs a classification contract"
     full = np.zeros((len(frame), len(contract.classes)))
     full[:, model.classes_.astype(int)] = proba
     return full

@@ -80,7 +80,8 @@ def batches_in_window(
     if days == 0 or not ranged:
         return ingested, []
     start = max(ranged).floor("D") + pd.Timedelta(days=1 - days)
-    read, before = [], []
+    read: list[BatchRecord] = []
+    before: list[BatchRecord] = []
     for record in ingested:
         old = record.last_event is not None and pd.Timestamp(record.last_event) < start
         (before if old else read).append(record)
@@ -267,7 +268,13 @@ def split_rows(ingested: pd.DataFrame, quarantined_ids: Set[str], params: Params
         status[effective] = reason
         for row in frame.loc[effective, ["row_id", "batch", "line"]].itertuples(index=False):
             removed.append(
-                {"row_id": row.row_id, "batch": row.batch, "line": int(row.line), "reason": reason}
+                {
+                    "row_id": row.row_id,
+                    "batch": row.batch,
+                    # pandas-stubs types every itertuples field as any scalar (even None).
+                    "line": int(row.line),  # type: ignore[arg-type]
+                    "reason": reason,
+                }
             )
 
     windowed, window = apply_window(frame, time_column, params.window.days)
@@ -287,10 +294,11 @@ def split_rows(ingested: pd.DataFrame, quarantined_ids: Set[str], params: Params
     check_leakage(train, holdout, contract.id_column, params.leakage.check_entities)
     status[holdout.index] = "holdout"
     table = pd.crosstab([frame["batch"], frame["batch_md5"]], status)
-    statuses = {
-        (str(batch), str(md5)): {str(k): int(v) for k, v in row.items() if v}
-        for (batch, md5), row in table.iterrows()
-    }
+    statuses: dict[tuple[str, str], dict[str, int]] = {}
+    for key, row in table.iterrows():
+        assert isinstance(key, tuple)  # crosstab over two columns: a (batch, md5) MultiIndex
+        batch, md5 = key
+        statuses[(str(batch), str(md5))] = {str(k): int(v) for k, v in row.items() if v}
     return SplitRows(train, holdout, window, split, removed, statuses, len(frame))
 
 
@@ -319,17 +327,23 @@ def finish_curation(
         label_search = searchable_classes(train, contract, params.label_issues.folds)
     if "skipped" not in label_search:
         searched = train[contract.target].astype("str").isin(label_search["classes"])
-        issues = pd.Series(False, index=train.index)
+        flags = pd.Series(False, index=train.index)
         scope = train[searched]
         classes = [c for c in ordered_classes(contract) if str(c) in label_search["classes"]]
         proba = out_of_fold_proba(scope, contract, params.label_issues, classes)
-        issues[scope.index] = find_label_issues(
+        flags[scope.index] = find_label_issues(
             encode_target(scope[contract.target], classes), proba
         )
-        issues = issues.to_numpy()
+        issues = flags.to_numpy()
         found = train.loc[issues, ["row_id", "batch", "batch_md5", "line"]]
         entries = [
-            {"row_id": r.row_id, "batch": r.batch, "line": int(r.line), "reason": "label_issue"}
+            {
+                "row_id": r.row_id,
+                "batch": r.batch,
+                # pandas-stubs types every itertuples field as any scalar (even None).
+                "line": int(r.line),  # type: ignore[arg-type]
+                "reason": "label_issue",
+            }
             for r in found.itertuples(index=False)
         ]
         if params.label_issues.action == "drop":

@@ -88,11 +88,6 @@ def _scorer(params: Params, train: pd.DataFrame, holdout: pd.DataFrame) -> _Scor
 
     contract, gate = params.contract, params.gate
     segments_of = holdout[contract.segment].to_numpy() if contract.segment else None
-    settings = {
-        "samples": gate.bootstrap_samples,
-        "seed": gate.seed,
-        "confidence": gate.confidence,
-    }
 
     def by_segment(segment_metrics_of: Callable) -> Callable:
         """Per-segment metrics; none when the contract names no segment (`segment: null`),
@@ -114,7 +109,13 @@ def _scorer(params: Params, train: pd.DataFrame, holdout: pd.DataFrame) -> _Scor
             ),
             segments=by_segment(regression_segment_metrics),
             bootstrap=lambda y, first, second, metric: paired_bootstrap_regression(
-                y, first, second, metric, **settings
+                y,
+                first,
+                second,
+                metric,
+                samples=gate.bootstrap_samples,
+                seed=gate.seed,
+                confidence=gate.confidence,
             ),
             class_profile=lambda predictions: None,
             curves=lambda predictions: regression_curve_data(y, predictions),
@@ -129,7 +130,14 @@ def _scorer(params: Params, train: pd.DataFrame, holdout: pd.DataFrame) -> _Scor
         baseline=classification_metrics(y, prior_proba(y_train, labels, len(y)), labels),
         segments=by_segment(lambda y, proba, of: segment_metrics(y, proba, of, labels)),
         bootstrap=lambda y, first, second, metric: paired_bootstrap(
-            y, first, second, metric, labels, **settings
+            y,
+            first,
+            second,
+            metric,
+            labels,
+            samples=gate.bootstrap_samples,
+            seed=gate.seed,
+            confidence=gate.confidence,
         ),
         class_profile=lambda proba: class_profile(y, proba, labels),
         curves=lambda proba: curve_data(y, proba, labels),
@@ -258,7 +266,7 @@ def metrics_record(
 
     NaN (an undefined metric) becomes null, which `dvc metrics show` leaves out.
     """
-    record = {
+    record: dict[str, dict] = {
         name: groups[name] for name in ("candidate", "champion", "baseline") if name in groups
     }
     if bootstrap is not None:

@@ -69,6 +69,7 @@ def split_rows_on_spark(
     frame = read_batches(session, files)
     micros = F.unix_micros(F.col(contract.time_column))
     bounds = frame.agg(F.min(micros), F.max(micros), F.count(F.lit(1))).first()
+    assert bounds is not None  # a global aggregation always has exactly one row
     oldest, newest, rows = bounds[0], bounds[1], int(bounds[2])
     if not rows or newest is None:
         raise DataContractError(NO_ROWS_MESSAGE)
@@ -80,7 +81,9 @@ def split_rows_on_spark(
     try:
         frame = cached
         kept = frame.where(F.col(_STATUS) == "train")
-        newest_kept = kept.agg(F.max(micros)).first()[0]
+        newest_row = kept.agg(F.max(micros)).first()
+        assert newest_row is not None  # a global aggregation always has exactly one row
+        newest_kept = newest_row[0]
         if newest_kept is None:
             raise DataContractError(NO_ROWS_MESSAGE)
         cutoff = _day(newest_kept) - (params.split.holdout_days - 1) * DAY_MICROS

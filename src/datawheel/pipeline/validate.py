@@ -1157,6 +1157,7 @@ def _run_validation(
             frame = pd.read_parquet(source)
             result = runner.validate(frame, record.path, parameters)
             result.md5 = record.md5
+            assert result.quarantine is not None  # a runner's result carries its quarantine
             write_parquet(out_dir / f"{record.md5}.parquet", result.quarantine)
             write_json(
                 out_dir / f"{record.md5}.json",

@@ -239,7 +239,7 @@ def name_artifact(
             section = line.split(":")[0].strip()
         match = re.match(r"^(\s+)(model_name|desc|labels):(\s*)(.*?)(\s+#.*)?$", line)
         key = match[2] if match else ""
-        if key in wanted and section == _ARTIFACT_KEYS[key] and key not in done:
+        if match and key in wanted and section == _ARTIFACT_KEYS[key] and key not in done:
             line = f"{match[1]}{key}: {wanted[key]}{match[5] or ''}\n"
             done.add(key)
         lines.append(line)

@@ -152,7 +152,7 @@ def _improvement_check(bootstrap: BootstrapResult | None, gate: Gate) -> Check:
             f"The bootstrap compared {bootstrap.metric}, not the primary metric {metric}.",
             {"bootstrap_metric": bootstrap.metric},
         )
-    values = {
+    values: dict[str, Any] = {
         "candidate": bootstrap.candidate,
         "champion": bootstrap.champion,
         "delta": bootstrap.delta,

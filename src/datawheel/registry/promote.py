@@ -584,6 +584,8 @@ def _with_staging(root, params, gate, remote, branch, dvc_push) -> Outcome | Non
     git = _Git(root)
     if chosen in ("stage", "replace"):
         return _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push)
+    # action() confirms, drops or promotes only a staged model, on this run's verdict.
+    assert staged is not None and found is not None
     name = params.registry.model_name
     record = champion.to_dict()
     registry = read_registry(root)
@@ -602,6 +604,14 @@ def _with_staging(root, params, gate, remote, branch, dvc_push) -> Outcome | Non
             Outcome(CONFIRMED_RUN, found.reason, staged["version"], champion.version, gate=gate),
         )
     version_tag = registry.version_tag(name, staged["version"])
+    if version_tag is None:
+        return Outcome(
+            REFUSED,
+            f"{name} {staged['version']} is in {STAGING} but has no register tag; "
+            "fetch the registry's tags (`git fetch --tags`) and run promote again",
+            previous=champion.version,
+            gate=gate,
+        )
     unassign = _unassign_tag(name, registry.next_counter(name))
     if chosen == "drop":
         record[STAGING] = None
@@ -685,6 +695,17 @@ def _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push
         return Outcome(REFUSED, str(exc), gate=gate)
     name = params.registry.model_name
     registry = read_registry(root)
+    # A staged model this candidate replaces is unassigned at its register tag's commit.
+    old_tag = None
+    if champion.staging:
+        old_tag = registry.version_tag(name, champion.staging["version"])
+        if old_tag is None:
+            return Outcome(
+                REFUSED,
+                f"{name} {champion.staging['version']} is in {STAGING} but has no register "
+                "tag; fetch the registry's tags (`git fetch --tags`) and run promote again",
+                gate=gate,
+            )
     start = git("rev-parse", "HEAD")
     _commit_reproduced(git, root, _record_message(git, gate))
     source = git("rev-parse", "HEAD")
@@ -725,9 +746,10 @@ def _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push
     messages = [_lineage_message(name, version, bump, source, card, gate, champion)]
     targets = [commit]
     if old:
+        assert old_tag is not None  # looked up (or refused) above, before any commit
         tags.append(_unassign_tag(name, counter))
         messages.append(f"{name} {old['version']} dropped from {STAGING}: {version} beats it")
-        targets.append(registry.version_tag(name, old["version"]).commit)
+        targets.append(old_tag.commit)
         counter += 1
     tags.append(stage_tag_name(name, STAGING, counter))
     messages.append(f"{name} {version} assigned to {STAGING}: beats {champion.version}")

@@ -18,14 +18,17 @@ Pure rules, no I/O (the evaluate stage scores, promote acts on the verdict):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 
 from datawheel.model.metrics import BootstrapResult
 
-CONFIRMED, PENDING, FAILED = "confirmed", "pending", "failed"
+# Final, so each is its Literal type: StagingVerdict.status accepts exactly these.
+CONFIRMED: Final = "confirmed"
+PENDING: Final = "pending"
+FAILED: Final = "failed"
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,10 @@ class Registry:
 
     def _commit_versions(self, name: str) -> dict[str, str]:
         if name not in self._commits:
-            self._commits[name] = {t.commit: t.version for t in self.versions(name)}
+            # A register tag's name always carries its version (GTO's `name@vX.Y.Z`).
+            self._commits[name] = {
+                t.commit: t.version for t in self.versions(name) if t.version is not None
+            }
         return self._commits[name]
 
     def assignments(self, name: str, stage: str = PROD) -> list[RegistryTag]:

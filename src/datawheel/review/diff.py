@@ -150,7 +150,8 @@ def _row_refs(frame: pd.DataFrame, id_column: str, limit: int) -> list[dict[str,
             "row_id": str(row.row_id),
             "entity": plain(row.entity),
             "batch": str(row.batch),
-            "line": int(row.line),
+            # pandas-stubs types every itertuples field as any scalar (even None).
+            "line": int(row.line),  # type: ignore[arg-type]
         }
         for row in ordered.assign(entity=ordered[id_column]).itertuples(index=False)
     ]

@@ -504,23 +504,44 @@ def judge_merge(
     `release` is (version, bump) as promote would make them, `shipped` HEAD's model params,
     `failed_batches` the batches that fail validation at HEAD (None: not known).
     """
-    model_params = {
-        "estimator": shipped.estimator,
-        "params": shipped.estimator_params,
-        "seed": shipped.seed,
-    }
     gate = model.gate if model.available and model.fresh else None
     if gate is None or gate.get("decision") not in ("promote", "hold"):
         reasons = [_unjudged_reason(model, failed_batches)]
-        return Merge("unknown", model_name, champion=champion, reasons=reasons, **model_params)
+        return Merge(
+            "unknown",
+            model_name,
+            champion=champion,
+            reasons=reasons,
+            estimator=shipped.estimator,
+            params=shipped.estimator_params,
+            seed=shipped.seed,
+        )
     if gate["decision"] == "hold":
         reasons = [str(r) for r in gate.get("reasons") or []] or ["The gate gave no reason."]
-        return Merge("hold", model_name, champion=champion, reasons=reasons, **model_params)
+        return Merge(
+            "hold",
+            model_name,
+            champion=champion,
+            reasons=reasons,
+            estimator=shipped.estimator,
+            params=shipped.estimator_params,
+            seed=shipped.seed,
+        )
     if release is None:
         raise ValueError("a gate that promotes needs the version promote would create")
     version, bump = release
     reasons = [str(r) for r in gate.get("reasons") or []]
-    return Merge("promote", model_name, version, bump, champion, reasons, **model_params)
+    return Merge(
+        "promote",
+        model_name,
+        version,
+        bump,
+        champion,
+        reasons,
+        estimator=shipped.estimator,
+        params=shipped.estimator_params,
+        seed=shipped.seed,
+    )
 
 
 def _unjudged_reason(model: ModelImpact, failed_batches: list[str] | None) -> str:
@@ -979,10 +1000,10 @@ def _row_lines(diff: DataDiff, cap: int) -> list[str]:
         return []
     lines = ["", "### Rows"]
     if rows.changed_columns:
-        changed = ", ".join(f"`{c}` {n:,}" for c, n in sorted(rows.changed_columns.items()))
+        columns = ", ".join(f"`{c}` {n:,}" for c, n in sorted(rows.changed_columns.items()))
         lines += [
             "",
-            f"Values changed in edited records (one row per entity on each side): {changed}.",
+            f"Values changed in edited records (one row per entity on each side): {columns}.",
         ]
     if not cap:
         return lines

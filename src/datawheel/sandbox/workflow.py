@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import yaml
 
@@ -252,7 +252,7 @@ class _Parser:
             position = match.end()
         return tokens
 
-    def _refuse(self, reason: str):
+    def _refuse(self, reason: str) -> NoReturn:
         raise WorkflowError(f"expression `{self.expression.strip()}`: {reason}")
 
     def _peek(self) -> tuple[str, str] | None:
@@ -269,8 +269,8 @@ class _Parser:
         if not self.tokens:
             self._refuse("empty expression")
         value = self._or()
-        if self._peek() is not None:
-            self._refuse(f"unexpected {self._peek()[1]!r}")
+        if (token := self._peek()) is not None:
+            self._refuse(f"unexpected {token[1]!r}")
         return value
 
     def _or(self) -> Any:
@@ -387,12 +387,13 @@ def run_steps(
     unknown = sorted(set(replace_run or {}) - set(selected.commands))
     if unknown:
         raise WorkflowError(f"{workflow.path}: job {job!r} has no step running {unknown}")
+    scope: tempfile.TemporaryDirectory[str] | nullcontext[str | Path]
     if runner_temp is None:
         scope = tempfile.TemporaryDirectory(prefix="datawheel-runner-")
     else:
         scope = nullcontext(runner_temp)
-    with scope as temp:
-        temp = Path(temp).resolve()
+    with scope as scoped:
+        temp = Path(scoped).resolve()
         temp.mkdir(parents=True, exist_ok=True)
         runner = _Runner(workflow, selected, Path(cwd).resolve(), env, context, temp)
         return runner.run(emulate_uses, dict(replace_run or {}))
