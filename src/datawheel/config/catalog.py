@@ -3,7 +3,7 @@
 The folders come from dvc.yaml `vars: paths` (`datawheel.config.params.Paths`); the names
 of the files inside them are defined here and nowhere else in the library. dvc.yaml and
 the stage scripts of the project template spell the same names (DVC reads them from
-there); `tests/unit/test_catalog.py` keeps the template's outputs equal to this table.
+there); `tests/unit/config/test_catalog.py` keeps the template's outputs equal to this table.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from datawheel.config.params import Engine, load_params, merge_dvc_vars, parse_p
 from datawheel.errors import ParamsError
 from datawheel.pipeline.spark import pandas_type_name, session_conf, spark_session, spark_type_name
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def params_with(engine) -> dict:

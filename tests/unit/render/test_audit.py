@@ -173,7 +173,7 @@ def test_an_entity_is_matched_as_the_contract_types_its_id(id_column, typed, sto
     from datawheel.config.params import load_params
     from datawheel.data.contract import parse_column
 
-    contract = load_params(Path(__file__).resolve().parents[2] / "params.yaml").contract
+    contract = load_params(Path(__file__).resolve().parents[3] / "params.yaml").contract
     contract = contract.model_copy(update={"id_column": id_column})
     kind = contract.columns[id_column].type
     column = parse_column(pd.Series([str(stored), "2030-01-01", "7"], dtype="object"), kind)
@@ -186,7 +186,7 @@ def test_an_entity_that_is_not_of_the_id_type_is_a_usage_error():
     from datawheel.config.params import load_params
     from datawheel.errors import ParamsError
 
-    contract = load_params(Path(__file__).resolve().parents[2] / "params.yaml").contract
+    contract = load_params(Path(__file__).resolve().parents[3] / "params.yaml").contract
     contract = contract.model_copy(update={"id_column": "support_calls"})
     with pytest.raises(ParamsError, match=r"'abc' is not a int.*support_calls"):
         _typed_entity("abc", contract)

@@ -16,7 +16,7 @@ from datawheel.io.dvc import pointer_md5
 from datawheel.io.files import atomic_write, frame_fingerprint, read_json, to_json, write_json
 from datawheel.model.card import library_versions, model_card
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):

@@ -16,7 +16,7 @@ from datawheel.model.train import fit_model
 from datawheel.pipeline.curate import curate
 from datawheel.pipeline.evaluate import evaluate_candidate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PARAMS = load_params(ROOT / "params.yaml")
 START = dt.date(2026, 2, 1)
 

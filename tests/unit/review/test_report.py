@@ -339,7 +339,7 @@ def git(root: Path, *args: str) -> str:
 
 def test_the_version_is_the_one_promote_would_create(tmp_path):
     """The registry's latest version, bumped by promote's own rule since the champion."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     params = (root / "params.yaml").read_text(encoding="utf-8")
     git(tmp_path, "init", "--quiet", "--initial-branch=main")
     git(tmp_path, "config", "user.email", "t@example.com")

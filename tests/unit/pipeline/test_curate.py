@@ -15,7 +15,7 @@ from datawheel.data.simulate import parse_injection, simulate_day
 from datawheel.errors import LeakageError
 from datawheel.pipeline.curate import apply_window, check_leakage, curate, split_by_time
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PARAMS = load_params(ROOT / "params.yaml")
 START = dt.date(2026, 2, 1)
 

@@ -33,7 +33,7 @@ from datawheel.pipeline.validate import (
     validate_frame,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SUITES = ROOT / "expectations"
 CLEAN, BAD_LABEL, SCHEMA_BREAK = (f"data/raw/2026-01-0{d}.csv" for d in (5, 6, 7))
 

@@ -10,7 +10,7 @@ from datawheel.config import catalog
 from datawheel.config.catalog import Artifacts
 from datawheel.config.params import load_params
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _declared_outputs() -> set[str]:

@@ -19,7 +19,7 @@ from datawheel.pipeline.validate import batch_period
 from datawheel.review.drift import _batch_reference, compare
 from datawheel.review.drift_reference import choose_reference_batches, shift_period
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = Drift(reference_batches=3)
 
 

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from datawheel.config.params import parse_params
-
-from .test_regression import _contract, regression_params
+from tests.unit.model.test_regression import _contract, regression_params
 
 
 def test_drift_tests_a_regression_target_as_a_numeric_column():

@@ -8,7 +8,7 @@ import yaml
 from datawheel.config.params import load_params, merge_dvc_vars, parse_params
 from datawheel.errors import ParamsError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 RAW = merge_dvc_vars(yaml.safe_load((ROOT / "params.yaml").read_text()), PIPELINE)
 

@@ -182,8 +182,8 @@ def test_saving_in_another_process_gives_same_md5(saved, tmp_path):
     code = (
         "import sys; from pathlib import Path; "
         f"sys.path.insert(0, {tests_dir!r}); "
-        "import test_modelio; "
-        f"test_modelio.save_all(Path({str(tmp_path)!r}))"
+        "import test_models; "
+        f"test_models.save_all(Path({str(tmp_path)!r}))"
     )
     run_python(code, hash_seeds=("12345",))
     for (kind, target), (path, md5) in saved.items():

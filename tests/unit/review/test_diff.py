@@ -22,7 +22,7 @@ from datawheel.review.diff import (
     suite_changes,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONTRACT = load_params(ROOT / "params.yaml").contract
 DAY = dt.date(2026, 1, 5)
 

@@ -25,7 +25,7 @@ from datawheel.io.code import (
     update_code_record,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

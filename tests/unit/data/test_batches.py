@@ -22,7 +22,7 @@ from datawheel.errors import DataContractError
 from datawheel.io.files import file_md5
 from datawheel.pipeline.ingest import ingest_batches
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONTRACT = load_params(ROOT / "params.yaml").contract
 DAY = dt.date(2026, 3, 1)
 

@@ -11,7 +11,7 @@ from datawheel.errors import DataContractError
 from datawheel.pipeline import stage as stagerun
 from datawheel.pipeline.stage import run_stage
 
-ROOT = Path(__file__).resolve().parents[2]  # run_stage reads params.yaml from the cwd
+ROOT = Path(__file__).resolve().parents[3]  # run_stage reads params.yaml from the cwd
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from datawheel.errors import DataContractError
 from datawheel.io.models import load_model, save_model
 from datawheel.model.train import encode_target, fit_model, ordered_classes, predict_proba
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PARAMS = load_params(ROOT / "params.yaml")
 FAST_HGB = PARAMS.model.model_copy(
     update={"hist_gradient_boosting": {**PARAMS.model.hist_gradient_boosting, "max_iter": 20}}

@@ -206,7 +206,7 @@ def test_cli_summary_exits_zero_with_nothing_there(tmp_path):
 
 
 def test_cli_summary_reads_the_reports_folder_from_dvc_yaml_vars(tmp_path):
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     (tmp_path / "dvc.yaml").write_text(
         (root / "dvc.yaml").read_text().replace("reports: reports", "reports: out/reports")
@@ -278,7 +278,7 @@ def _sentence_starts(text: str) -> list[str]:
 
 
 def _promote_held(tmp_path: Path, gate: dict, champion: str | None) -> dict:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for name in ("params.yaml", "dvc.yaml"):
         (tmp_path / name).write_text((root / name).read_text())
     (tmp_path / "reports").mkdir()

@@ -22,7 +22,7 @@ from datawheel.review.drift import (
     scale_of,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = Drift()
 KINDS = {"x": "numeric", "colour": "categorical", "label": "categorical"}
 

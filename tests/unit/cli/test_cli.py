@@ -16,7 +16,7 @@ from datawheel.errors import ParamsError
 from datawheel.io.files import file_md5
 from datawheel.io.process import command_env
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -23,7 +23,7 @@ from datawheel.model.metrics import (
 )
 from datawheel.registry.gate import decide, render_decision
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = merge_dvc_vars(
     yaml.safe_load((ROOT / "params.yaml").read_text()),
     yaml.safe_load((ROOT / "dvc.yaml").read_text()),
