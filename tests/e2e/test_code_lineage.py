@@ -51,7 +51,7 @@ def _upgraded_datawheel(where: Path) -> dict:
     path: what a `pip install --upgrade datawheel` would leave."""
     copy = where / "datawheel"
     shutil.copytree(package_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
-    train = copy / "train.py"
+    train = copy / "model" / "train.py"
     text = train.read_text()
     edited = text.replace('kind="stable")', 'kind="mergesort")', 1)
     assert edited != text
