@@ -89,9 +89,9 @@ def drift(
     curated train set of the revision itself; `recent`: the drift.reference_batches batches
     before; `season`: the same period 1..drift.season_years years earlier.
     """
-    from datawheel.io.files import to_json
+    from datawheel.io.files import json_safe, to_json
     from datawheel.review.drift import DriftDetected, monitor
-    from datawheel.review.report import json_safe, write_drift_outputs
+    from datawheel.review.report import write_drift_outputs
 
     result = monitor(repo, rev, last, reference=reference)
     console = Console()

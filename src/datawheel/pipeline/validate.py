@@ -75,7 +75,14 @@ from datawheel.config.catalog import CHECKSUMS
 from datawheel.config.params import Engine
 from datawheel.data.batches import BatchRecord
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
-from datawheel.io.files import StatHashes, read_json, to_json, write_json, write_parquet
+from datawheel.io.files import (
+    StatHashes,
+    json_safe,
+    read_json,
+    to_json,
+    write_json,
+    write_parquet,
+)
 
 SEVERITIES = ("critical", "warning", "info")
 STATUSES = ("passed", "warning", "failed")
@@ -531,24 +538,6 @@ def _resolve_parameters(value: Any, parameters: Mapping[str, Any]) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready copy of a GX result value (numpy scalars, timestamps, NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        items = [_plain(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set) else items
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dt.datetime | dt.date | pd.Timestamp):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
 @dataclass(frozen=True)
 class _Planned:
     """One expectation of one suite, ready to run."""
@@ -589,7 +578,7 @@ class _Planned:
         for key, value in (evaluated or {}).items():
             if isinstance(config.get(key), dict) and "$PARAMETER" in config[key]:
                 resolved[key] = value
-        kwargs = {k: _plain(v) for k, v in resolved.items() if k != "column"}
+        kwargs = {k: json_safe(v) for k, v in resolved.items() if k != "column"}
         return ExpectationOutcome(
             suite=self.suite,
             expectation_type=self.expectation_type,
@@ -758,11 +747,11 @@ class SuiteRunner:
             bool(gx_result.success),
             parameters,
             evaluated,
-            element_count=_plain(result.get("element_count")),
-            unexpected_count=_plain(result.get("unexpected_count")),
+            element_count=json_safe(result.get("element_count")),
+            unexpected_count=json_safe(result.get("unexpected_count")),
             unexpected_percent=round(float(percent), 4) if percent is not None else None,
             sample_row_ids=tuple(row_ids[:SAMPLE_SIZE]),
-            observed_value=_plain(self._observed(planned, result.get("observed_value"))),
+            observed_value=json_safe(self._observed(planned, result.get("observed_value"))),
             message=message,
         )
         return outcome, row_ids

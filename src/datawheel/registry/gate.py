@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 from datawheel.config.params import METRIC_SPECS, Gate
 from datawheel.errors import ParamsError
-from datawheel.model.metrics import HIGHER_IS_BETTER, BootstrapResult, json_ready
+from datawheel.io.files import json_safe
+from datawheel.model.metrics import HIGHER_IS_BETTER, BootstrapResult
 
 # Comparisons against a tolerance allow this much floating-point noise, so that a
 # regression of exactly the tolerance (0.44 - 0.42 vs 0.02) is not refused by rounding.
@@ -62,7 +63,7 @@ class GateDecision:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: plain Python types, NaN as null."""
-        return json_ready(
+        return json_safe(
             {
                 "decision": self.decision,
                 "primary_metric": self.primary_metric,

@@ -39,7 +39,7 @@ from typing import Any
 
 from datawheel.config.params import Model, dvc_vars
 from datawheel.data.revisions import LoadedBatch, Project, Revision, TrackedFile
-from datawheel.io.files import to_json, write_text
+from datawheel.io.files import json_safe, to_json, write_text
 from datawheel.pipeline.validate import (
     INGEST_SUITE,
     BatchValidation,
@@ -605,19 +605,6 @@ class Report:
                 "plots": list(self.plots),
             }
         )
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        return json_safe(value.item())
-    return value
 
 
 def build_report(
