@@ -15,6 +15,7 @@ import pandas as pd
 from datawheel.config.params import Drift, Model
 from datawheel.data.revisions import Project, TrackedFile
 from datawheel.pipeline.validate import BatchValidation, ExpectationOutcome
+from datawheel.render.report import LIMIT, render_markdown, truncate
 from datawheel.review.diff import (
     ColumnChange,
     DataDiff,
@@ -26,7 +27,6 @@ from datawheel.review.diff import (
 )
 from datawheel.review.drift import compare
 from datawheel.review.report import (
-    LIMIT,
     Merge,
     ModelImpact,
     Report,
@@ -35,9 +35,7 @@ from datawheel.review.report import (
     failing_rules,
     judge_merge,
     merge_outcome,
-    render_markdown,
     segment_deltas,
-    truncate,
 )
 
 KINDS = {"x": "numeric", "colour": "categorical"}

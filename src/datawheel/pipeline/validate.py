@@ -145,6 +145,12 @@ class ExpectationOutcome:
         parts = [self.suite, self.expectation_type] + ([self.column] if self.column else [])
         return "/".join(parts)
 
+    @property
+    def observed_text(self) -> str:
+        """`observed <value>` for a message: the value as JSON, at most 80 characters."""
+        text = json.dumps(self.observed_value, default=str)
+        return f"observed {text if len(text) <= 80 else text[:79] + '…'}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "suite": self.suite,
@@ -1226,7 +1232,7 @@ def raise_if_failed(report: ValidationReport) -> None:
     )
 
 
-# --- for people --------------------------------------------------------------------------
+# --- the failures as text: the stage's log and ValidationFailed -------------------------
 
 
 def _rows_text(outcome: ExpectationOutcome) -> str:
@@ -1235,13 +1241,8 @@ def _rows_text(outcome: ExpectationOutcome) -> str:
     if outcome.message:
         return outcome.message
     if outcome.observed_value is not None:
-        return f"observed {_short(outcome.observed_value)}"
+        return outcome.observed_text
     return "failed"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def summary_lines(report: ValidationReport) -> list[str]:
@@ -1261,89 +1262,3 @@ def summary_lines(report: ValidationReport) -> list[str]:
                 f"({outcome.severity}{small}): {_rows_text(outcome)}{tag}"
             )
     return lines
-
-
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-_ICONS = {"passed": "✅", "warning": "⚠️", "failed": "❌"}
-
-
-def render_markdown(report: ValidationReport) -> str:
-    """A summary for people: totals, a table per batch needing a look, and what to do."""
-    totals = report.totals
-    verdict = "passed" if report.passed else "failed"
-    out = [
-        f"## {_ICONS[verdict]} Data validation {verdict}",
-        "",
-        f"{totals['batches']} batches: {totals['passed']} passed, {totals['warning']} with "
-        f"warnings, {totals['failed']} failed ({totals['acknowledged']} acknowledged). "
-        f"{totals['quarantined_rows']:,} of {totals['rows']:,} rows quarantined.",
-        "",
-        "| Batches | Passed | Warnings | Failed | Acknowledged | Rows | Quarantined rows |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {totals['batches']} | {totals['passed']} | {totals['warning']} | {totals['failed']} "
-        f"| {totals['acknowledged']} | {totals['rows']:,} | {totals['quarantined_rows']:,} |",
-    ]
-    for batch in report.batches:
-        if batch.status == "passed":
-            continue
-        shown = [
-            o
-            for o in batch.outcomes
-            if not o.success or (o.severity == "critical" and o.unexpected_count)
-        ]
-        status = batch.status
-        if status == "failed" and report.is_acknowledged(batch.batch):
-            status = "failed, acknowledged"
-        out += [
-            "",
-            f"### {_ICONS[batch.status]} `{batch.batch}` ({status})",
-            "",
-            (
-                f"{batch.rows:,} rows, {batch.quarantined_rows:,} quarantined."
-                if batch.rows
-                else "Rejected by ingest: none of its rows enter the pipeline."
-            ),
-            "",
-            "| Batch | Suite | Rule | Column | Severity | Failing rows / total | Sample row ids |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for o in shown:
-            if o.unexpected_count is not None and o.element_count:
-                failing = f"{o.unexpected_count:,} / {o.element_count:,}"
-                if o.small_batch:
-                    failing += f" (rows quarantined: {o.message})"
-                elif o.success:
-                    failing += " (rows quarantined)"
-            else:
-                failing = o.message or f"observed {_short(o.observed_value)}"
-            samples = " ".join(f"`{r}`" for r in o.sample_row_ids[:3])
-            out.append(
-                f"| `{_cell(batch.batch)}` | {_cell(o.suite)} | `{_cell(o.expectation_type)}` | "
-                f"{_cell(o.column or '(batch)')} | {o.severity} | {_cell(failing)} | {samples} |"
-            )
-    if report.stale_acknowledgements:
-        out += [
-            "",
-            "Acknowledged in params.yaml but not a failed batch (remove these entries): "
-            + ", ".join(f"`{a}`" for a in report.stale_acknowledgements),
-        ]
-    out += ["", "### What to do", ""]
-    if report.failed_batches:
-        names = ", ".join(f"`{PurePosixPath(b.batch).name}`" for b in report.failed_batches)
-        out += [
-            f"Failed batches stop the pipeline: {names}. Raw data is append-only, so either",
-            "",
-            "- fix the data upstream and add a corrected batch (a new file under `data/raw`), "
-            "or fix the suite in `expectations/` if the rule itself is wrong; or",
-            "- acknowledge the batch: add its file name to `validate.acknowledged_batches` in "
-            "`params.yaml`. It stays excluded from training, and the pipeline goes on.",
-        ]
-    else:
-        out += [
-            "Nothing blocks the pipeline. Quarantined rows are left out of training; "
-            "warnings are worth a look before they become failures.",
-        ]
-    return "\n".join(out) + "\n"

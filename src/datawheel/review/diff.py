@@ -55,6 +55,7 @@ from datawheel.data.revisions import (
     load_batch,
 )
 from datawheel.io.files import json_safe
+from datawheel.render.format import flatten
 from datawheel.review.drift import DriftReport, column_kinds, compare
 
 SAMPLE = 10
@@ -362,16 +363,6 @@ def column_changes(
             found.items(), key=lambda item: (order[item[0][1]], item[0][0])
         )
     ]
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as {dotted.key: value}; lists are values."""
-    if isinstance(data, Mapping) and data:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: data} if prefix else {}
 
 
 def key_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[KeyChange]:
