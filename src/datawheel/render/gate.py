@@ -12,7 +12,7 @@ from typing import Any
 from datawheel.config.catalog import GATE
 from datawheel.config.params import METRIC_SPECS
 from datawheel.registry.gate import GateDecision
-from datawheel.render.format import cell
+from datawheel.render.format import Markdown, cell, table
 
 
 def render_decision(decision: GateDecision) -> str:
@@ -26,10 +26,11 @@ def render_decision(decision: GateDecision) -> str:
         "",
     ]
     lines += [f"- {cell(reason)}" for reason in decision.reasons]
-    lines += ["", "| Check | Result | Detail |", "|---|---|---|"]
-    for check in decision.checks:
-        result = "pass" if check.passed else "**FAIL**"
-        lines.append(f"| {cell(check.name)} | {result} | {cell(check.detail)} |")
+    rows = [
+        [check.name, "pass" if check.passed else Markdown("**FAIL**"), check.detail]
+        for check in decision.checks
+    ]
+    lines += ["", *table(["Check", "Result", "Detail"], rows)]
     return "\n".join(lines) + "\n"
 
 

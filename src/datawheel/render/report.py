@@ -245,11 +245,11 @@ def _schema_lines(diff: DataDiff, cap: int) -> list[str]:
             *table(["Suite", "Change", "File", "Expectations"], rows),
         ]
         lines += more(len(schema.suites), max(cap, 3), "suites", REPORT_JSON)
-        details = []
+        expectations = []
         for suite in schema.suites:
             for e in suite.expectations:
                 what = ", ".join(e.fields) if e.fields else e.change
-                details.append(
+                expectations.append(
                     [
                         Markdown(code(suite.name)),
                         Markdown(code(e.type)),
@@ -260,12 +260,13 @@ def _schema_lines(diff: DataDiff, cap: int) -> list[str]:
                         short(e.after),
                     ]
                 )
-        if details and cap:
+        if expectations and cap:
             body = table(
-                ["Suite", "Expectation", "Column", "Change", "What", "BASE", "HEAD"], details[:cap]
+                ["Suite", "Expectation", "Column", "Change", "What", "BASE", "HEAD"],
+                expectations[:cap],
             )
-            body += more(len(details), cap, "expectation changes", REPORT_JSON)
-            lines += details(f"{len(details)} expectation change(s)", body)
+            body += more(len(expectations), cap, "expectation changes", REPORT_JSON)
+            lines += details(f"{len(expectations)} expectation change(s)", body)
     return lines
 
 
@@ -477,6 +478,6 @@ def _batch_lines(diff: DataDiff, cap: int) -> list[str]:
 
 
 def _batches_text(batches: list[str]) -> str:
-    names = [b.rsplit("/", 1)[-1] for b in batches]
-    shown = ", ".join(names[:3])
-    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    files = [b.rsplit("/", 1)[-1] for b in batches]
+    shown = ", ".join(files[:3])
+    return shown + (f" and {len(files) - 3} more" if len(files) > 3 else "")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from datawheel.config.catalog import GATE, METRICS, VALIDATION_MARKDOWN, VALIDATION_SUMMARY
-from datawheel.render.format import fixed, signed
+from datawheel.render.format import Markdown, cell, fixed, signed, table
 from datawheel.render.terminal import METRIC_ORDER
 
 HEADLINES = {
@@ -152,16 +152,15 @@ def _metrics_section(
         columns.append(("champion", f"champion {version}" if version else "champion"))
     columns.append(("baseline", "naive baseline"))
     names = [m for m in METRIC_ORDER if any(m in (metrics.get(c) or {}) for c, _ in columns)]
-    lines = [
-        "### Hold-out metrics",
-        "",
-        "| metric | " + " | ".join(label for _, label in columns) + " |",
-        "|---|" + "---:|" * len(columns),
+    rows = [
+        [
+            Markdown(f"**{name}** (primary)") if name == primary else name,
+            *(fixed((metrics.get(column) or {}).get(name), 4) for column, _ in columns),
+        ]
+        for name in names
     ]
-    for name in names:
-        label = f"**{name}** (primary)" if name == primary else name
-        cells = [fixed((metrics.get(column) or {}).get(name), 4) for column, _ in columns]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    headers = ["metric", *(cell(label) for _, label in columns)]
+    lines = ["### Hold-out metrics", "", *table(headers, rows, "l" + "r" * len(columns))]
     bootstrap = (gate or {}).get("bootstrap")
     if bootstrap:
         lines += ["", _bootstrap_line(bootstrap)]

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from datawheel.pipeline.validate import ValidationReport
-from datawheel.render.format import cell, code
+from datawheel.render.format import Markdown, code, number, table
 
+_TOTALS = ("batches", "passed", "warning", "failed", "acknowledged", "rows", "quarantined_rows")
 _ICONS = {"passed": "✅", "warning": "⚠️", "failed": "❌"}
 
 
@@ -26,10 +27,11 @@ def render_markdown(report: ValidationReport) -> str:
         f"warnings, {totals['failed']} failed ({totals['acknowledged']} acknowledged). "
         f"{totals['quarantined_rows']:,} of {totals['rows']:,} rows quarantined.",
         "",
-        "| Batches | Passed | Warnings | Failed | Acknowledged | Rows | Quarantined rows |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {totals['batches']} | {totals['passed']} | {totals['warning']} | {totals['failed']} "
-        f"| {totals['acknowledged']} | {totals['rows']:,} | {totals['quarantined_rows']:,} |",
+        *table(
+            ["Batches", "Passed", "Warnings", "Failed", "Acknowledged", "Rows", "Quarantined rows"],
+            [[number(totals[key]) for key in _TOTALS]],
+            "r" * len(_TOTALS),
+        ),
     ]
     for batch in report.batches:
         if batch.status == "passed":
@@ -51,10 +53,8 @@ def render_markdown(report: ValidationReport) -> str:
                 if batch.rows
                 else "Rejected by ingest: none of its rows enter the pipeline."
             ),
-            "",
-            "| Batch | Suite | Rule | Column | Severity | Failing rows / total | Sample row ids |",
-            "|---|---|---|---|---|---|---|",
         ]
+        rows = []
         for o in shown:
             if o.unexpected_count is not None and o.element_count:
                 failing = f"{o.unexpected_count:,} / {o.element_count:,}"
@@ -64,11 +64,19 @@ def render_markdown(report: ValidationReport) -> str:
                     failing += " (rows quarantined)"
             else:
                 failing = o.message or o.observed_text
-            samples = " ".join(code(r) for r in o.sample_row_ids[:3])
-            out.append(
-                f"| {code(batch.batch)} | {cell(o.suite)} | {code(o.expectation_type)} | "
-                f"{cell(o.column or '(batch)')} | {o.severity} | {cell(failing)} | {samples} |"
+            rows.append(
+                [
+                    Markdown(code(batch.batch)),
+                    o.suite,
+                    Markdown(code(o.expectation_type)),
+                    o.column or "(batch)",
+                    o.severity,
+                    failing,
+                    Markdown(" ".join(code(r) for r in o.sample_row_ids[:3])),
+                ]
             )
+        headers = ["Batch", "Suite", "Rule", "Column", "Severity", "Failing rows / total"]
+        out += ["", *table([*headers, "Sample row ids"], rows)]
     if report.stale_acknowledgements:
         out += [
             "",
