@@ -34,7 +34,7 @@ EXPORTS: dict[str, str] = {
     # validate
     "run_validation": "datawheel.pipeline.validate",
     "raise_if_failed": "datawheel.pipeline.validate",
-    "render_markdown": "datawheel.pipeline.validate",
+    "render_markdown": "datawheel.render.validation",
     "summary_lines": "datawheel.pipeline.validate",
     "quarantined_row_ids": "datawheel.pipeline.validate",
     # curate

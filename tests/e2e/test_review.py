@@ -26,8 +26,9 @@ from datawheel.data.simulate import COLUMNS, Injection, csv_text, simulate, simu
 from datawheel.io.files import read_json, write_json
 from datawheel.io.process import command_env, dvc
 from datawheel.project.scaffold import init_repo
+from datawheel.render.report import LIMIT, render_markdown
 from datawheel.review.diff import diff_data
-from datawheel.review.report import LIMIT, Report, build_report, render_markdown
+from datawheel.review.report import Report, build_report
 
 from .conftest import FAST_PARAMS, SEED, START, Project, set_params
 

@@ -20,7 +20,8 @@ from datawheel.io.files import file_md5, write_json, write_parquet, write_text
 from datawheel.pipeline.curate import batches_in_window
 from datawheel.pipeline.curation import curate_batches
 from datawheel.pipeline.ingest import ingest_batches
-from datawheel.pipeline.validate import render_markdown, run_validation
+from datawheel.pipeline.validate import run_validation
+from datawheel.render.validation import render_markdown
 
 from .conftest import SPARK_ENGINE, needs_java
 

@@ -131,52 +131,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The champion, the last gate decision, and how much data arrived since the champion."""
-    from rich.table import Table
-
     from datawheel.registry.status import project_status
+    from datawheel.render.terminal import status_table
 
     state = project_status(Path("."))
     if as_json:
         print(json.dumps(state.to_dict(), indent=2, sort_keys=True))
         return
-    table = Table(title=f"{state.model_name}", show_header=False)
-    champ = state.champion
-    if champ:
-        primary = champ.get("primary") or {}
-        table.add_row("champion", f"{champ['version']} (md5 {champ['model_md5']})")
-        if primary.get("value") is not None:
-            table.add_row(primary["metric"], f"{primary['value']:.4f}")
-        table.add_row("age", f"{champ['age_days']} days" if champ["age_days"] is not None else "—")
-        if champ.get("pin"):
-            from datawheel.registry.champion import pin_reason
-
-            table.add_row("pinned", pin_reason(champ["pin"]))
-        trained = champ["trained_on"]
-        window = trained.get("window") or {}
-        table.add_row(
-            "trained on",
-            f"{trained.get('train_rows')} rows, "
-            f"window {window.get('start')} .. {window.get('end')}",
-        )
-    else:
-        table.add_row("champion", "none yet")
-    staged = state.staging
-    if staged:
-        table.add_row(
-            "staging",
-            f"{staged['version']}: {staged['confirmations']} of "
-            f"{staged['confirmations_needed']} confirmation(s) on data after "
-            f"{staged['selected_through']}"
-            + (f"; last: {staged['last_reason']}" if staged["last_reason"] else ""),
-        )
-    gate = state.last_gate
-    table.add_row("last gate", f"{gate['decision']}: {'; '.join(gate['reasons'])}" if gate else "—")
-    since = state.data_since_champion
-    table.add_row(
-        "new data", f"{since['batches']} batches, {since['rows']} rows since the champion"
-    )
-    reg = state.registry
-    table.add_row(
-        "registry", f"{reg['versions']} versions, latest {reg['latest']}, prod {reg['prod']}"
-    )
-    console.print(table)
+    console.print(status_table(state))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import math
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +93,39 @@ def to_json(data: Any) -> str:
         json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False)
         + "\n"
     )
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON values, recursively: the one conversion every JSON datawheel writes goes
+    through. Mappings get string keys; lists and tuples become lists, sets sorted lists;
+    numpy scalars and arrays become Python values; NaN, infinities, None, pandas NA and NaT
+    become None; dates and times ISO 8601 text; anything else its str().
+    """
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((json_safe(item) for item in value), key=str)
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if _missing(value):
+        return None
+    if getattr(value, "ndim", 0):  # a numpy array
+        return json_safe(value.tolist())
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # a numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _missing(value: Any) -> bool:
+    """pandas' NA and NaT; pandas is not imported for this (a value of it means it is)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
 
 
 def write_json(path: str | Path, data: Any) -> None:

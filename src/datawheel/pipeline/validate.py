@@ -75,7 +75,14 @@ from datawheel.config.catalog import CHECKSUMS
 from datawheel.config.params import Engine
 from datawheel.data.batches import BatchRecord
 from datawheel.errors import DatawheelError, ParamsError, ValidationFailed
-from datawheel.io.files import StatHashes, read_json, to_json, write_json, write_parquet
+from datawheel.io.files import (
+    StatHashes,
+    json_safe,
+    read_json,
+    to_json,
+    write_json,
+    write_parquet,
+)
 
 SEVERITIES = ("critical", "warning", "info")
 STATUSES = ("passed", "warning", "failed")
@@ -137,6 +144,12 @@ class ExpectationOutcome:
         """`suite/expectation_type/column`, or `suite/expectation_type` for table checks."""
         parts = [self.suite, self.expectation_type] + ([self.column] if self.column else [])
         return "/".join(parts)
+
+    @property
+    def observed_text(self) -> str:
+        """`observed <value>` for a message: the value as JSON, at most 80 characters."""
+        text = json.dumps(self.observed_value, default=str)
+        return f"observed {text if len(text) <= 80 else text[:79] + '…'}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -531,24 +544,6 @@ def _resolve_parameters(value: Any, parameters: Mapping[str, Any]) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready copy of a GX result value (numpy scalars, timestamps, NaN)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        items = [_plain(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set) else items
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dt.datetime | dt.date | pd.Timestamp):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
 @dataclass(frozen=True)
 class _Planned:
     """One expectation of one suite, ready to run."""
@@ -589,7 +584,7 @@ class _Planned:
         for key, value in (evaluated or {}).items():
             if isinstance(config.get(key), dict) and "$PARAMETER" in config[key]:
                 resolved[key] = value
-        kwargs = {k: _plain(v) for k, v in resolved.items() if k != "column"}
+        kwargs = {k: json_safe(v) for k, v in resolved.items() if k != "column"}
         return ExpectationOutcome(
             suite=self.suite,
             expectation_type=self.expectation_type,
@@ -758,11 +753,11 @@ class SuiteRunner:
             bool(gx_result.success),
             parameters,
             evaluated,
-            element_count=_plain(result.get("element_count")),
-            unexpected_count=_plain(result.get("unexpected_count")),
+            element_count=json_safe(result.get("element_count")),
+            unexpected_count=json_safe(result.get("unexpected_count")),
             unexpected_percent=round(float(percent), 4) if percent is not None else None,
             sample_row_ids=tuple(row_ids[:SAMPLE_SIZE]),
-            observed_value=_plain(self._observed(planned, result.get("observed_value"))),
+            observed_value=json_safe(self._observed(planned, result.get("observed_value"))),
             message=message,
         )
         return outcome, row_ids
@@ -1238,7 +1233,7 @@ def raise_if_failed(report: ValidationReport) -> None:
     )
 
 
-# --- for people --------------------------------------------------------------------------
+# --- the failures as text: the stage's log and ValidationFailed -------------------------
 
 
 def _rows_text(outcome: ExpectationOutcome) -> str:
@@ -1247,13 +1242,8 @@ def _rows_text(outcome: ExpectationOutcome) -> str:
     if outcome.message:
         return outcome.message
     if outcome.observed_value is not None:
-        return f"observed {_short(outcome.observed_value)}"
+        return outcome.observed_text
     return "failed"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def summary_lines(report: ValidationReport) -> list[str]:
@@ -1273,89 +1263,3 @@ def summary_lines(report: ValidationReport) -> list[str]:
                 f"({outcome.severity}{small}): {_rows_text(outcome)}{tag}"
             )
     return lines
-
-
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-_ICONS = {"passed": "✅", "warning": "⚠️", "failed": "❌"}
-
-
-def render_markdown(report: ValidationReport) -> str:
-    """A summary for people: totals, a table per batch needing a look, and what to do."""
-    totals = report.totals
-    verdict = "passed" if report.passed else "failed"
-    out = [
-        f"## {_ICONS[verdict]} Data validation {verdict}",
-        "",
-        f"{totals['batches']} batches: {totals['passed']} passed, {totals['warning']} with "
-        f"warnings, {totals['failed']} failed ({totals['acknowledged']} acknowledged). "
-        f"{totals['quarantined_rows']:,} of {totals['rows']:,} rows quarantined.",
-        "",
-        "| Batches | Passed | Warnings | Failed | Acknowledged | Rows | Quarantined rows |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {totals['batches']} | {totals['passed']} | {totals['warning']} | {totals['failed']} "
-        f"| {totals['acknowledged']} | {totals['rows']:,} | {totals['quarantined_rows']:,} |",
-    ]
-    for batch in report.batches:
-        if batch.status == "passed":
-            continue
-        shown = [
-            o
-            for o in batch.outcomes
-            if not o.success or (o.severity == "critical" and o.unexpected_count)
-        ]
-        status = batch.status
-        if status == "failed" and report.is_acknowledged(batch.batch):
-            status = "failed, acknowledged"
-        out += [
-            "",
-            f"### {_ICONS[batch.status]} `{batch.batch}` ({status})",
-            "",
-            (
-                f"{batch.rows:,} rows, {batch.quarantined_rows:,} quarantined."
-                if batch.rows
-                else "Rejected by ingest: none of its rows enter the pipeline."
-            ),
-            "",
-            "| Batch | Suite | Rule | Column | Severity | Failing rows / total | Sample row ids |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for o in shown:
-            if o.unexpected_count is not None and o.element_count:
-                failing = f"{o.unexpected_count:,} / {o.element_count:,}"
-                if o.small_batch:
-                    failing += f" (rows quarantined: {o.message})"
-                elif o.success:
-                    failing += " (rows quarantined)"
-            else:
-                failing = o.message or f"observed {_short(o.observed_value)}"
-            samples = " ".join(f"`{r}`" for r in o.sample_row_ids[:3])
-            out.append(
-                f"| `{_cell(batch.batch)}` | {_cell(o.suite)} | `{_cell(o.expectation_type)}` | "
-                f"{_cell(o.column or '(batch)')} | {o.severity} | {_cell(failing)} | {samples} |"
-            )
-    if report.stale_acknowledgements:
-        out += [
-            "",
-            "Acknowledged in params.yaml but not a failed batch (remove these entries): "
-            + ", ".join(f"`{a}`" for a in report.stale_acknowledgements),
-        ]
-    out += ["", "### What to do", ""]
-    if report.failed_batches:
-        names = ", ".join(f"`{PurePosixPath(b.batch).name}`" for b in report.failed_batches)
-        out += [
-            f"Failed batches stop the pipeline: {names}. Raw data is append-only, so either",
-            "",
-            "- fix the data upstream and add a corrected batch (a new file under `data/raw`), "
-            "or fix the suite in `expectations/` if the rule itself is wrong; or",
-            "- acknowledge the batch: add its file name to `validate.acknowledged_batches` in "
-            "`params.yaml`. It stays excluded from training, and the pipeline goes on.",
-        ]
-    else:
-        out += [
-            "Nothing blocks the pipeline. Quarantined rows are left out of training; "
-            "warnings are worth a look before they become failures.",
-        ]
-    return "\n".join(out) + "\n"

@@ -24,9 +24,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from datawheel.config.catalog import VALIDATION_MARKDOWN
 from datawheel.config.params import METRIC_SPECS, Gate
 from datawheel.errors import ParamsError
-from datawheel.model.metrics import HIGHER_IS_BETTER, BootstrapResult, json_ready
+from datawheel.io.files import json_safe
+from datawheel.model.metrics import HIGHER_IS_BETTER, BootstrapResult
 
 # Comparisons against a tolerance allow this much floating-point noise, so that a
 # regression of exactly the tolerance (0.44 - 0.42 vs 0.02) is not refused by rounding.
@@ -62,7 +64,7 @@ class GateDecision:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: plain Python types, NaN as null."""
-        return json_ready(
+        return json_safe(
             {
                 "decision": self.decision,
                 "primary_metric": self.primary_metric,
@@ -124,7 +126,7 @@ def _validation_check(validation_passed: bool) -> Check:
         "validation",
         False,
         "Data validation did not pass: a model trained on failing data is never promoted "
-        "(see reports/validation.md).",
+        f"(see reports/{VALIDATION_MARKDOWN}).",
         {"passed": False},
     )
 
@@ -566,58 +568,3 @@ def decide(
         checks=checks,
         reasons=reasons,
     )
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def render_decision(decision: GateDecision) -> str:
-    """Markdown: the verdict and its reasons, then one table row per check."""
-    verdict = "PROMOTE" if decision.promoted else "HOLD"
-    against = "the champion" if decision.champion is not None else "the naive baseline"
-    spec = METRIC_SPECS.get(decision.primary_metric)
-    direction = f" ({spec.direction})" if spec and not spec.higher_is_better else ""
-    lines = [
-        f"**Gate: {verdict}** — {decision.primary_metric}{direction} against {against}.",
-        "",
-    ]
-    lines += [f"- {_cell(reason)}" for reason in decision.reasons]
-    lines += ["", "| Check | Result | Detail |", "|---|---|---|"]
-    for check in decision.checks:
-        result = "pass" if check.passed else "**FAIL**"
-        lines.append(f"| {_cell(check.name)} | {result} | {_cell(check.detail)} |")
-    return "\n".join(lines) + "\n"
-
-
-def render_staging(staging: dict[str, Any] | None) -> str:
-    """Markdown for gate.json's `staging` record (fail-safe staging on, a model staged): the
-    staged model's verdict on the data after it, and the candidate against it; "" if none."""
-    if not staging:
-        return ""
-    verdict = staging.get("verdict") or {}
-    lines = [
-        f"**Staging: {str(verdict.get('status', 'unknown')).upper()}** — "
-        f"{_cell(str(verdict.get('reason', 'no verdict recorded')))}",
-        "",
-    ]
-    versus = staging.get("candidate_vs_staged")
-    if versus:
-        beats = "beats" if staging.get("candidate_beats_staged") else "does not beat"
-        lines.append(
-            f"- This run's candidate {beats} the staged model: {versus['metric']} "
-            f"{versus['delta']:+.4f}, {versus['confidence']:.0%} CI "
-            f"[{versus['ci_low']:+.4f}, {versus['ci_high']:+.4f}] on the whole hold-out."
-        )
-    return "\n".join(lines) + "\n"
-
-
-def render_gate_json(gate: dict[str, Any]) -> str:
-    """render_decision of a gate.json as read back, then its staging record if any, or a
-    line saying it is not in that form."""
-    try:
-        decision = GateDecision.from_dict(gate)
-    except (KeyError, TypeError) as exc:
-        return f"gate.json is not in the expected form ({exc!r}); see the `dvc repro` log."
-    staging = render_staging(gate.get("staging"))
-    return render_decision(decision) + ("\n" + staging if staging else "")

@@ -1,4 +1,7 @@
-"""`datawheel status`: the champion, the last gate decision and the data since the champion."""
+"""`datawheel status`: the champion, the last gate decision and the data since the champion.
+
+`project_status` reads and returns a `Status`; datawheel.render.terminal.status_table shows it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from datawheel.config.catalog import PARAMS
 from datawheel.config.params import load_params
 from datawheel.data.batches import read_manifest
 from datawheel.io.files import read_json
@@ -27,7 +31,7 @@ class Status:
 
 def project_status(root: Path = Path("."), now: float | None = None) -> Status:
     """Read the registry (one for-each-ref), champion.json, gate.json and the ingest manifest."""
-    params = load_params(root / "params.yaml", check_estimators=False)
+    params = load_params(root / PARAMS, check_estimators=False)
     name = params.registry.model_name
     registry = read_registry(root)
     prod = registry.current(name)
@@ -52,7 +56,7 @@ def project_status(root: Path = Path("."), now: float | None = None) -> Status:
                 for k in ("train_rows", "holdout_rows", "window", "raw_dir_md5")
             },
         }
-    gate = read_json(root / params.paths.reports / "gate.json")
+    gate = read_json(root / params.artifacts.gate)
     last_gate = None
     if gate:
         last_gate = {

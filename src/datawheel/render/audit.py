@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from datawheel.render import format
+
 SURVIVAL = (
     ("outside_window", "outside window"),
     ("quarantined", "quarantined"),
@@ -22,15 +24,8 @@ SURVIVAL = (
 
 
 def table(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
-    """A GitHub-flavoured Markdown table; `|` in cells escaped."""
-
-    def cell(value: Any) -> str:
-        text = "" if value is None else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A GitHub-flavoured Markdown table, its cells escaped (datawheel.render.format.cell)."""
+    return "\n".join(format.table(header, rows))
 
 
 def _short(md5: str | None) -> str:
@@ -63,14 +58,14 @@ def render_trace(trace: dict[str, Any]) -> str:
             [
                 [
                     "built from (data, params, code)",
-                    f"`{source['sha']}`",
+                    format.Markdown(format.code(source["sha"])),
                     source["author"],
                     source["date"],
                     source["subject"],
                 ],
                 [
                     "records (dvc.lock, card, reports)",
-                    f"`{record['sha']}`",
+                    format.Markdown(format.code(record["sha"])),
                     record["author"],
                     record["date"],
                     record["subject"],
@@ -80,7 +75,7 @@ def render_trace(trace: dict[str, Any]) -> str:
         "",
         "## Parameters",
         "",
-        table(["parameter", "value"], flatten(trace["params"]).items()),
+        table(["parameter", "value"], format.flatten(trace["params"]).items()),
         "",
         "## Stages (dvc.lock)",
         "",
@@ -89,7 +84,7 @@ def render_trace(trace: dict[str, Any]) -> str:
             [
                 [
                     s["stage"],
-                    f"`{s['cmd']}`",
+                    format.Markdown(format.code(s["cmd"])),
                     "; ".join(f"{d['path']} {_short(d['md5'])}" for d in s["deps"]),
                     "; ".join(f"{o['path']} {_short(o['md5'])}" for o in s["outs"]),
                 ]
@@ -181,13 +176,13 @@ def _validation(validation: dict[str, Any]) -> str:
 
 
 def _gate(trace: dict[str, Any]) -> str:
-    from datawheel.registry.gate import render_gate_json
+    from datawheel.render.gate import render_gate_json
 
-    flat = flatten(trace["metrics"] or {})
+    flat = format.flatten(trace["metrics"] or {})
     gate = trace["gate"]
     return "\n".join(
         [
-            table(["metric", "value"], [[k, _number(v)] for k, v in flat.items()]),
+            table(["metric", "value"], [[k, format.number(v, 4)] for k, v in flat.items()]),
             "",
             render_gate_json(gate) if gate else "No gate decision recorded at this commit.",
         ]
@@ -304,7 +299,7 @@ def render_uses(what: str, uses: list[dict[str, Any]]) -> str:
                     [
                         [
                             u["version"],
-                            f"`{u['commit'][:12]}`",
+                            format.Markdown(format.code(u["commit"][:12])),
                             u["train_rows"],
                             u["holdout_rows"],
                             "yes" if u["ever_in_prod"] else "no",
@@ -335,18 +330,3 @@ def to_html(markdown: str, title: str) -> str:
         f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<style>{style}</style></head><body>\n{body}</body></html>\n"
     )
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts to dotted keys, sorted; lists kept as text."""
-    if not isinstance(data, dict):
-        return {prefix: data}
-    flat: dict[str, Any] = {}
-    for key in sorted(data):
-        name = f"{prefix}.{key}" if prefix else str(key)
-        flat.update(flatten(data[key], name))
-    return flat
-
-
-def _number(value: Any) -> Any:
-    return f"{value:.4f}" if isinstance(value, float) else value

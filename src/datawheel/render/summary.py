@@ -8,11 +8,12 @@ with where to look next, never an exception.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datawheel.config.catalog import GATE, METRICS, VALIDATION_MARKDOWN, VALIDATION_SUMMARY
+from datawheel.render.format import Markdown, cell, fixed, signed, table
 from datawheel.render.terminal import METRIC_ORDER
 
 HEADLINES = {
@@ -65,9 +66,9 @@ def load_inputs(
     found: dict[str, Any] = {}
     problems: dict[str, str] = {}
     files = {
-        "gate": reports / "gate.json",
-        "metrics": reports / "metrics.json",
-        "validation": reports / "validation_summary.json",
+        "gate": reports / GATE,
+        "metrics": reports / METRICS,
+        "validation": reports / VALIDATION_SUMMARY,
     }
     if promotion is not None:
         files["promotion"] = promotion
@@ -103,7 +104,7 @@ def render_summary(inputs: SummaryInputs, model_name: str = "the model") -> str:
     if inputs.metrics:
         sections.append(_metrics_section(inputs.metrics, inputs.gate, inputs.champion_version))
     if inputs.gate:
-        from datawheel.registry.gate import render_gate_json  # numpy and sklearn only when needed
+        from datawheel.render.gate import render_gate_json  # numpy and sklearn only when needed
 
         sections.append("### Gate\n\n" + render_gate_json(inputs.gate))
     if inputs.validation:
@@ -132,20 +133,14 @@ def _headline(inputs: SummaryInputs, model_name: str) -> str:
     if _validation_failed(inputs.validation):
         return (
             "## Data validation failed: the pipeline stopped before training\n\n"
-            f"Nothing was promoted. See `{inputs.reports}/validation.md` for the batches, "
+            f"Nothing was promoted. See `{inputs.reports}/{VALIDATION_MARKDOWN}` for the batches, "
             "columns and rules that failed, and the log of the `dvc repro` step."
         )
     return (
         "## The pipeline did not finish: no gate decision\n\n"
         f"Nothing was promoted. See the log of the `dvc repro` step and "
-        f"`{inputs.reports}/validation.md`."
+        f"`{inputs.reports}/{VALIDATION_MARKDOWN}`."
     )
-
-
-def _fmt(value: Any, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
 def _metrics_section(
@@ -157,16 +152,15 @@ def _metrics_section(
         columns.append(("champion", f"champion {version}" if version else "champion"))
     columns.append(("baseline", "naive baseline"))
     names = [m for m in METRIC_ORDER if any(m in (metrics.get(c) or {}) for c, _ in columns)]
-    lines = [
-        "### Hold-out metrics",
-        "",
-        "| metric | " + " | ".join(label for _, label in columns) + " |",
-        "|---|" + "---:|" * len(columns),
+    rows = [
+        [
+            Markdown(f"**{name}** (primary)") if name == primary else name,
+            *(fixed((metrics.get(column) or {}).get(name), 4) for column, _ in columns),
+        ]
+        for name in names
     ]
-    for name in names:
-        label = f"**{name}** (primary)" if name == primary else name
-        cells = [_fmt((metrics.get(column) or {}).get(name)) for column, _ in columns]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    headers = ["metric", *(cell(label) for _, label in columns)]
+    lines = ["### Hold-out metrics", "", *table(headers, rows, "l" + "r" * len(columns))]
     bootstrap = (gate or {}).get("bootstrap")
     if bootstrap:
         lines += ["", _bootstrap_line(bootstrap)]
@@ -180,8 +174,8 @@ def _bootstrap_line(bootstrap: dict[str, Any]) -> str:
     resamples = f"{samples:,}" if isinstance(samples, int) else "?"
     return (
         f"{bootstrap.get('metric')} improvement over the champion: "
-        f"**{_fmt(bootstrap.get('delta'), True)}**, {level} CI "
-        f"[{_fmt(bootstrap.get('ci_low'), True)}, {_fmt(bootstrap.get('ci_high'), True)}] "
+        f"**{signed(bootstrap.get('delta'), 4)}**, {level} CI "
+        f"[{signed(bootstrap.get('ci_low'), 4)}, {signed(bootstrap.get('ci_high'), 4)}] "
         f"over {resamples} paired bootstrap resamples of the hold-out."
     )
 
@@ -205,7 +199,7 @@ def _validation_section(validation: dict[str, Any], reports: str) -> str:
         f"Validation {verdict}: {count('batches')} batches, {count('failed')} failed "
         f"({count('acknowledged')} acknowledged), {count('warning')} with warnings; "
         f"{count('quarantined_rows')} of {count('rows')} rows quarantined. "
-        f"Details: `{reports}/validation.md`."
+        f"Details: `{reports}/{VALIDATION_MARKDOWN}`."
     )
 
 

@@ -1,1 +1,3 @@
-"""Reviewing data changes: data diff, drift statistics and monitoring, the review report."""
+"""Reviewing data changes: the data `diff`, `drift` statistics (pure) and their `monitor` over
+a revision's batches, the review `report` (gathered and judged), and the `outputs` that write
+its files; the Markdown, tables and PNGs are datawheel.render's."""

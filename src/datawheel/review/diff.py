@@ -34,8 +34,6 @@ Both sides are typed with HEAD's contract, so the same raw row has the same id o
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -56,24 +54,11 @@ from datawheel.data.revisions import (
     contract_kind,
     load_batch,
 )
+from datawheel.io.files import json_safe
+from datawheel.render.format import flatten
 from datawheel.review.drift import DriftReport, column_kinds, compare
 
 SAMPLE = 10
-
-
-def plain(value: Any) -> Any:
-    """A JSON-ready scalar: numpy to Python, timestamps to ISO text, NaN/NA to None."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 # --- batches -----------------------------------------------------------------------------
@@ -148,7 +133,7 @@ def _row_refs(frame: pd.DataFrame, id_column: str, limit: int) -> list[dict[str,
     return [
         {
             "row_id": str(row.row_id),
-            "entity": plain(row.entity),
+            "entity": json_safe(row.entity),
             "batch": str(row.batch),
             # pandas-stubs types every itertuples field as any scalar (even None).
             "line": int(row.line),  # type: ignore[arg-type]
@@ -203,13 +188,13 @@ def row_diff(
     for position in range(min(sample, len(paired))):
         row = paired.iloc[position]
         changes = {
-            c: [plain(row[f"{c}__old"]), plain(row[f"{c}__new"])]
+            c: [json_safe(row[f"{c}__old"]), json_safe(row[f"{c}__new"])]
             for c in compared
             if differs[c][position]
         }
         changed_sample.append(
             {
-                "entity": plain(row[id_column]),
+                "entity": json_safe(row[id_column]),
                 "before": {
                     "row_id": str(row["row_id__old"]),
                     "batch": str(row["batch__old"]),
@@ -226,7 +211,7 @@ def row_diff(
     if len(changed_sample) < sample:  # entities with several rows on a side: no pairing
         multi = sorted(changed_entities - set(paired[id_column]), key=str)
         for entity in multi[: sample - len(changed_sample)]:
-            changed_sample.append({"entity": plain(entity), "changes": None})
+            changed_sample.append({"entity": json_safe(entity), "changes": None})
 
     return RowDiff(
         rows_before=len(before),
@@ -379,16 +364,6 @@ def column_changes(
             found.items(), key=lambda item: (order[item[0][1]], item[0][0])
         )
     ]
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as {dotted.key: value}; lists are values."""
-    if isinstance(data, Mapping) and data:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: data} if prefix else {}
 
 
 def key_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[KeyChange]:

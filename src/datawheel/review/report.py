@@ -1,7 +1,9 @@
 """The pull-request review of a data change: data diff, data tests and model impact.
 
-`build_report(repo, base, head)` gathers, `render_markdown(report)` writes a GitHub comment,
-`write_outputs(report, out_dir)` writes report.md, report.json and the PNGs.
+`build_report(repo, base, head)` gathers from the two revisions (`data_tests`,
+`model_impact`, `merge_outcome`, each reading through a `Project`), `assess(report)` judges
+it (pure); datawheel.render.report shows it as Markdown and datawheel.review.outputs writes
+report.md, report.json and the PNGs.
 
 Data tests, newly failing and newly passing: each side's verdict per batch comes from its
 `reports/validation.json` when the pipeline ran on exactly that side's batches and suites
@@ -21,11 +23,6 @@ job that ran `dvc repro` on the pull request reviews results it did not commit.
 When the data cannot be read at all (a fork's job without access to the DVC remote), the
 report says so and shows what git alone holds: the pointers, params and suite changes, and
 the model section.
-
-The Markdown always fits GitHub's 65,536-character comment limit: long lists are cut to
-fewer and fewer rows (each cut says how many more are in report.json) until it fits, and as
-a last resort the text is truncated at a line boundary with a visible note and every open
-`<details>` closed.
 """
 
 from __future__ import annotations
@@ -37,9 +34,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datawheel.config.catalog import DVC_LOCK, DVC_YAML, GATE, VALIDATION_MARKDOWN
 from datawheel.config.params import Model, dvc_vars
 from datawheel.data.revisions import LoadedBatch, Project, Revision, TrackedFile
-from datawheel.io.files import to_json, write_text
+from datawheel.io.files import json_safe
 from datawheel.pipeline.validate import (
     INGEST_SUITE,
     BatchValidation,
@@ -47,16 +45,8 @@ from datawheel.pipeline.validate import (
     SuiteRunner,
     suites_fingerprint,
 )
-from datawheel.render.terminal import task_metrics
+from datawheel.render.format import names
 from datawheel.review.diff import DataDiff, compare_revisions
-from datawheel.review.drift import ColumnDrift, ColumnSummary, DriftReport, plot_shifted
-
-LIMIT = 65_536
-"""GitHub's limit on the body of an issue or pull-request comment, in characters."""
-
-_CAPS = (1000, 200, 50, 15, 5, 0)
-_ICONS = {"blocking": "❌", "attention": "⚠️", "ok": "✅"}
-
 
 # --- data tests --------------------------------------------------------------------------
 
@@ -157,7 +147,7 @@ def fresh_validation(
     """The verdicts in reports/validation.json at a revision, if made for its batches and
     suites; else None."""
     params = revision.params()
-    stored = revision.read_json(f"{params.paths.reports}/validation.json", worktree=True)
+    stored = revision.read_json(params.artifacts.validation, worktree=True)
     if not isinstance(stored, dict) or "batches" not in stored:
         return None
     verdicts = [BatchValidation.from_dict(b) for b in stored["batches"]]
@@ -236,7 +226,7 @@ def data_tests(project: Project, diff: DataDiff) -> DataTests:
     base = fresh_validation(old, base_files) if base_files else {}
     if base is not None:
         base_source = (
-            f"`reports/validation.json` at BASE ({len(base)} batches)"
+            f"`{old.params().artifacts.validation}` at BASE ({len(base)} batches)"
             if base_files
             else "BASE has no batches"
         )
@@ -255,8 +245,8 @@ def data_tests(project: Project, diff: DataDiff) -> DataTests:
         )
     head = fresh_validation(new, head_files)
     if head is not None:
-        head_source = f"`reports/validation.json` at HEAD ({len(head)} batches)"
-        if new.from_worktree(f"{new.params().paths.reports}/validation.json"):
+        head_source = f"`{new.params().artifacts.validation}` at HEAD ({len(head)} batches)"
+        if new.from_worktree(new.params().artifacts.validation):
             head_source += " in the working tree, not committed yet"
     else:
         suites = list(new.suites().values())
@@ -319,12 +309,12 @@ def pipeline_state(revision: Revision, stage: str = "evaluate") -> PipelineState
     Directory dependencies other than the raw data are outputs of earlier stages or folders
     (expectations/); they are covered by the stages that read them and are not re-hashed.
     """
-    lock = revision.read_yaml("dvc.lock", default={}, worktree=True) or {}
+    lock = revision.read_yaml(DVC_LOCK, default={}, worktree=True) or {}
     stages = lock.get("stages") or {}
     if stage not in stages:
         return PipelineState(False, False, [f"dvc.lock has no `{stage}` stage"])
     params = revision.raw_params()
-    variables = {**params, **dvc_vars(revision.read_yaml("dvc.yaml", default={}))}
+    variables = {**params, **dvc_vars(revision.read_yaml(DVC_YAML, default={}))}
     raw = (variables.get("paths") or {}).get("raw", "data/raw")
     raw_md5 = revision.output_md5(raw)
     problems = []
@@ -404,25 +394,24 @@ def model_impact(project: Project, diff: DataDiff) -> ModelImpact:
             "The pipeline has not run at HEAD (no evaluate stage in dvc.lock): run "
             "`dvc repro` and commit dvc.lock and reports/ to see the model impact.",
         )
-    reports = new.params().paths.reports
-    metrics = new.read_json(f"{reports}/metrics.json", worktree=True)
+    artifacts = new.params().artifacts
+    metrics = new.read_json(artifacts.metrics, worktree=True)
     pointer = new.read_json(new.params().paths.champion, default={}, worktree=True)
-    gate = new.read_json(f"{reports}/gate.json", worktree=True)
-    segments = new.read_json(f"{reports}/segments.json", default={}, worktree=True) or {}
+    gate = new.read_json(artifacts.gate, worktree=True)
+    segments = new.read_json(artifacts.segments, default={}, worktree=True) or {}
     if not isinstance(metrics, dict) or not isinstance(gate, dict):
-        return ModelImpact(False, "HEAD has no reports/metrics.json or reports/gate.json.")
+        return ModelImpact(False, f"HEAD has no {artifacts.metrics} or {artifacts.gate}.")
     metric = str(gate.get("primary_metric") or new.params().gate.primary_metric)
     base_metrics = None
     if old.raw_params() and pipeline_state(old).ran:
-        base_reports = old.params().paths.reports
-        stored = old.read_json(f"{base_reports}/metrics.json", worktree=True)
+        stored = old.read_json(old.params().artifacts.metrics, worktree=True)
         base_metrics = stored.get("candidate") if isinstance(stored, dict) else None
     note = (
         ""
         if state.fresh
         else "Stale: " + "; ".join(state.problems) + ". Run `dvc repro` and commit the results."
     )
-    if new.from_worktree("dvc.lock"):
+    if new.from_worktree(DVC_LOCK):
         note = (note + " " if note else "") + (
             "Read from the working tree: the pipeline ran on HEAD here and its results are "
             "not committed yet."
@@ -547,8 +536,9 @@ def judge_merge(
 def _unjudged_reason(model: ModelImpact, failed_batches: list[str] | None) -> str:
     if failed_batches:
         return (
-            f"data validation fails at HEAD ({_names(failed_batches, 3)}), so the pipeline "
-            "stops before training and there is no gate decision; see `reports/validation.md`."
+            f"data validation fails at HEAD ({names(failed_batches, 3)}), so the pipeline "
+            "stops before training and there is no gate decision; see "
+            f"`reports/{VALIDATION_MARKDOWN}`."
         )
     if not model.available:
         return f"there is no gate decision at HEAD. {model.note}"
@@ -558,14 +548,14 @@ def _unjudged_reason(model: ModelImpact, failed_batches: list[str] | None) -> st
             f"the gate decision at HEAD is stale ({problems}); run `dvc repro` and commit the "
             "results."
         )
-    return "reports/gate.json at HEAD holds no promote or hold decision."
+    return f"reports/{GATE} at HEAD holds no promote or hold decision."
 
 
 def _failed_batches(revision: Revision, readable: bool) -> list[str] | None:
     """Batches failing validation in HEAD's own validation.json (made for its batches)."""
     if not readable or fresh_validation(revision, revision.raw_batches()) is None:
         return None
-    stored = revision.read_json(f"{revision.params().paths.reports}/validation.json", worktree=True)
+    stored = revision.read_json(revision.params().artifacts.validation, worktree=True)
     if stored.get("passed", True):
         return []
     return [str(b) for b in stored.get("failed_batches") or []] or ["a batch"]
@@ -604,6 +594,10 @@ class Report:
     merge: Merge | None = None
     plots: list[str] = field(default_factory=list)
 
+    def verdict(self) -> tuple[str, str, list[str]]:
+        """(level, headline, findings), as `assess` judges this report."""
+        return assess(self)
+
     @property
     def level(self) -> str:
         return assess(self)[0]
@@ -628,19 +622,6 @@ class Report:
         )
 
 
-def json_safe(value: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        return json_safe(value.item())
-    return value
-
-
 def build_report(
     repo: str | Path, base: str, head: str = "HEAD", tests: bool = True, model: bool = True
 ) -> Report:
@@ -655,11 +636,6 @@ def build_report(
             model=impact,
             merge=None if impact is None else merge_outcome(project, diff, impact),
         )
-
-
-def _names(items: list[str], limit: int = 5) -> str:
-    shown = ", ".join(f"`{i}`" for i in items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def assess(report: Report) -> tuple[str, str, list[str]]:
@@ -683,7 +659,7 @@ def assess(report: Report) -> tuple[str, str, list[str]]:
         blocking.append(
             f"Raw data is append-only, but {len(diff.of_change('modified'))} batch(es) are "
             f"modified and {len(diff.of_change('removed'))} removed "
-            f"({_names([b.path for b in rewritten], 3)}): add a corrected batch instead and "
+            f"({names([b.path for b in rewritten], 3)}): add a corrected batch instead and "
             "list the bad one under `validate.acknowledged_batches`"
         )
     if report.tests is not None:
@@ -692,16 +668,16 @@ def assess(report: Report) -> tuple[str, str, list[str]]:
         if critical:
             blocking.append(
                 f"{len(critical)} critical data test(s) newly failing: "
-                + _names([r.rule for r in critical], 3)
+                + names([r.rule for r in critical], 3)
             )
         if other:
             attention.append(
                 f"{len(other)} warning/info data test(s) newly failing: "
-                + _names([r.rule for r in other], 3)
+                + names([r.rule for r in other], 3)
             )
     shifted = diff.drift.shifted
     if shifted:
-        attention.append(f"{len(shifted)} column(s) shifted: {_names(shifted)}")
+        attention.append(f"{len(shifted)} column(s) shifted: {names(shifted)}")
     if diff.schema.columns:
         attention.append(
             "Columns changed in the batches: "
@@ -731,675 +707,3 @@ def assess(report: Report) -> tuple[str, str, list[str]]:
     if report.tests is not None:
         headline += "; no data test newly failing"
     return "ok", headline + ".", findings
-
-
-# --- Markdown ----------------------------------------------------------------------------
-
-
-def _length(text: str) -> int:
-    """Characters as GitHub may count them (UTF-16 units: an emoji can count twice)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return (
-        text.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("\n", " ")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-    )
-
-
-def _code(value: Any) -> str:
-    text = _cell(value).replace("`", "'")
-    return f"`{text}`" if text else ""
-
-
-def _table(headers: list[str], rows: list[list[Any]], align: str = "") -> list[str]:
-    marks = [("---:" if a == "r" else "---") for a in (align or "l" * len(headers))]
-    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(marks) + " |"]
-    out += ["| " + " | ".join(_cell(v) if not _is_md(v) else v.md for v in r) + " |" for r in rows]
-    return out
-
-
-class _Md(str):
-    """Cell text that is already Markdown (not escaped)."""
-
-    @property
-    def md(self) -> str:
-        return str(self)
-
-
-def _is_md(value: Any) -> bool:
-    return isinstance(value, _Md)
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
-        return f"{value:.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _signed(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:+.{digits}f}"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "<1e-300" if value == 0 else f"{value:.2g}"
-
-
-def _more(total: int, shown: int, what: str) -> list[str]:
-    if total <= shown:
-        return []
-    return ["", f"_… and {total - shown:,} more {what}: see `report.json`._"]
-
-
-def _details(summary: str, body: list[str]) -> list[str]:
-    return ["", f"<details><summary>{summary}</summary>", "", *body, "", "</details>"]
-
-
-def _summary_text(summary: ColumnSummary, kind: str) -> str:
-    if summary.rows == 0:
-        return "no rows"
-    nulls = f" · nulls {summary.null_rate:.1%}" if summary.nulls else ""
-    if kind == "numeric":
-        if summary.mean is None:
-            return f"all null{nulls}"
-        return (
-            f"mean {summary.mean:.4g} · median {summary.p50:.4g} · "
-            f"[{summary.min:.4g}, {summary.max:.4g}]{nulls}"
-        )
-    top = ", ".join(f"{v} {s:.0%}" for v, s in summary.top[:3])
-    return f"{summary.distinct} values: {top}{nulls}"
-
-
-def effect_sizes(column: ColumnDrift) -> str:
-    """The effect sizes of a column's test, formatted for a table cell."""
-    parts = []
-    if column.psi is not None:
-        parts.append(f"PSI {column.psi:.3f}")
-    if column.wasserstein is not None:
-        parts.append(f"W {column.wasserstein:.3f} IQR")
-    if column.js_distance is not None:
-        parts.append(f"JS {column.js_distance:.3f}")
-    if column.role == "label" and column.max_share_delta is not None:
-        parts.append(f"share Δ {column.max_share_delta:.3f}")
-    return " · ".join(parts) or "—"
-
-
-def _null_text(column: ColumnDrift) -> str:
-    b, a = column.before.null_rate, column.after.null_rate
-    if b is None or a is None:
-        return "—"
-    return f"{b:.1%} → {a:.1%}"
-
-
-_VERDICT = {"shifted": "**shifted**", "stable": "stable", "not_tested": "not tested"}
-
-
-def _drift_lines(drift: DriftReport, cap: int, title: str = "### Distribution shift") -> list[str]:
-    s = drift.settings
-    lines = [
-        "",
-        title,
-        "",
-        f"Before: {drift.before_label}, {drift.rows_before:,} rows · after: "
-        f"{drift.after_label}, {drift.rows_after:,} rows. A column is shifted when its "
-        f"Benjamini-Hochberg corrected p-value (q) is below {s['alpha']:g} and an effect size "
-        f"reaches its threshold (PSI {s['psi_threshold']:g}, Wasserstein "
-        f"{s['wasserstein_threshold']:g} IQR, Jensen-Shannon {s['js_threshold']:g}, null rate "
-        f"{s['null_rate_threshold']:g}, label share {s['label_threshold']:g}).",
-    ]
-    shifted = [c for c in drift.columns if c.shifted]
-    if shifted:
-        rows = [
-            [
-                _Md(_code(c.column)),
-                c.kind + (" (label)" if c.role == "label" else ""),
-                _p(c.q_value),
-                effect_sizes(c),
-                _null_text(c),
-                "; ".join(c.reasons),
-            ]
-            for c in shifted[: max(cap, 5)]
-        ]
-        lines += ["", *_table(["Column", "Kind", "q", "Effect sizes", "Nulls", "Why"], rows)]
-        lines += _more(len(shifted), max(cap, 5), "shifted columns")
-    elif drift.tested:
-        lines += ["", f"Every tested column is stable ({len(drift.tested)} tested)."]
-    else:
-        lines += ["", "No column could be tested: too few rows on a side."]
-    shown = drift.columns[:cap] if cap else []
-    if shown:
-        rows = [
-            [
-                _Md(_code(c.column)),
-                _VERDICT[c.verdict],
-                c.test or "—",
-                _p(c.q_value),
-                effect_sizes(c),
-                _null_text(c),
-                _summary_text(c.before, c.kind),
-                _summary_text(c.after, c.kind),
-            ]
-            for c in shown
-        ]
-        for row in rows:
-            row[1] = _Md(row[1])
-        body = _table(
-            ["Column", "Verdict", "Test", "q", "Effect sizes", "Nulls", "Before", "After"], rows
-        )
-        body += _more(len(drift.columns), len(shown), "columns")
-        lines += _details(f"All {len(drift.columns)} columns: tests and statistics", body)
-    return lines
-
-
-def _schema_lines(diff: DataDiff, cap: int) -> list[str]:
-    schema = diff.schema
-    if schema.empty:
-        return []
-    lines = ["", "### Schema and contract"]
-    if schema.columns:
-        rows = [
-            [
-                _Md(_code(c.column)),
-                c.change,
-                c.before or "—",
-                c.after or "—",
-                _batches_text(c.batches),
-            ]
-            for c in schema.columns[: max(cap, 3)]
-        ]
-        lines += ["", *_table(["Column", "Change", "BASE", "HEAD", "Batches"], rows)]
-        lines += _more(len(schema.columns), max(cap, 3), "column changes")
-    if schema.contract_breaks:
-        lines += ["", "Batches that break the data contract (ingest quarantines them whole):", ""]
-        for item in schema.contract_breaks[: max(cap, 3)]:
-            lines.append(f"- {_code(item['batch'])}: {_cell(_short(item['message'], 300))}")
-        lines += _more(len(schema.contract_breaks), max(cap, 3), "batches")
-    for title, changes in (
-        ("Data contract (params.yaml `contract`)", schema.contract),
-        ("Other params.yaml keys", schema.params),
-    ):
-        if changes:
-            rows = [
-                [_Md(_code(k.key)), k.change, _short(k.before), _short(k.after)]
-                for k in changes[: max(cap, 3)]
-            ]
-            lines += ["", f"{title}:", "", *_table(["Key", "Change", "BASE", "HEAD"], rows)]
-            lines += _more(len(changes), max(cap, 3), "keys")
-    if schema.suites:
-        rows = []
-        for suite in schema.suites[: max(cap, 3)]:
-            counts: dict[str, int] = {}
-            for e in suite.expectations:
-                counts[e.change] = counts.get(e.change, 0) + 1
-            summary = ", ".join(f"{n} {change}" for change, n in sorted(counts.items()))
-            rows.append(
-                [_Md(_code(suite.name)), suite.change, _Md(_code(suite.path)), summary or "—"]
-            )
-        lines += [
-            "",
-            "Expectation suites:",
-            "",
-            *_table(["Suite", "Change", "File", "Expectations"], rows),
-        ]
-        lines += _more(len(schema.suites), max(cap, 3), "suites")
-        details = []
-        for suite in schema.suites:
-            for e in suite.expectations:
-                what = ", ".join(e.fields) if e.fields else e.change
-                details.append(
-                    [
-                        _Md(_code(suite.name)),
-                        _Md(_code(e.type)),
-                        e.column or "—",
-                        e.change,
-                        what,
-                        _short(e.before),
-                        _short(e.after),
-                    ]
-                )
-        if details and cap:
-            body = _table(
-                ["Suite", "Expectation", "Column", "Change", "What", "BASE", "HEAD"], details[:cap]
-            )
-            body += _more(len(details), cap, "expectation changes")
-            lines += _details(f"{len(details)} expectation change(s)", body)
-    return lines
-
-
-def _short(value: Any, limit: int = 120) -> str:
-    if value is None:
-        return "—"
-    import json
-
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _batches_text(batches: list[str]) -> str:
-    names = [b.rsplit("/", 1)[-1] for b in batches]
-    shown = ", ".join(names[:3])
-    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-def _row_lines(diff: DataDiff, cap: int) -> list[str]:
-    rows = diff.rows
-    if not (rows.added or rows.removed):
-        return []
-    lines = ["", "### Rows"]
-    if rows.changed_columns:
-        columns = ", ".join(f"`{c}` {n:,}" for c, n in sorted(rows.changed_columns.items()))
-        lines += [
-            "",
-            f"Values changed in edited records (one row per entity on each side): {columns}.",
-        ]
-    if not cap:
-        return lines
-    body: list[str] = []
-    entity = rows.id_column or "entity"
-    for name, what in (("added", "Added (new entities)"), ("removed", "Removed (entities gone)")):
-        sample = rows.samples.get(name) or []
-        if sample:
-            table = [
-                [_Md(_code(r["row_id"])), r["entity"], _Md(_code(r["batch"])), r["line"]]
-                for r in sample[:cap]
-            ]
-            body += [
-                f"**{what}**",
-                "",
-                *_table(["row_id", entity, "batch", "line"], table, "lllr"),
-                "",
-            ]
-    changed = rows.samples.get("changed") or []
-    if changed:
-        table = []
-        for r in changed[:cap]:
-            if r.get("changes") is None:
-                table.append([r["entity"], "—", "—", "several rows per side"])
-                continue
-            values = "; ".join(
-                f"{c}: {_short(v[0], 30)} → {_short(v[1], 30)}" for c, v in r["changes"].items()
-            )
-            table.append(
-                [
-                    r["entity"],
-                    _Md(_code(r["before"]["row_id"])),
-                    _Md(_code(r["after"]["row_id"])),
-                    values or "(provenance only)",
-                ]
-            )
-        body += [
-            "**Changed (same entity, new row id)**",
-            "",
-            *_table([entity, "row_id before", "row_id after", "values"], table),
-        ]
-    if body:
-        lines += _details("Samples of added, removed and changed rows (first in batch order)", body)
-    return lines
-
-
-def _test_lines(tests: DataTests, cap: int) -> list[str]:
-    lines = [
-        "",
-        "### Data tests",
-        "",
-        f"BASE: {tests.base_source}. HEAD: {tests.head_source}.",
-    ]
-    for title, rules in (
-        ("Newly failing", tests.newly_failing),
-        ("Newly passing", tests.newly_passing),
-    ):
-        if not rules:
-            lines += ["", f"{title}: none."]
-            continue
-        n = max(cap, 5)
-        rows = [
-            [
-                _Md(_code(r.rule)),
-                r.severity,
-                _fmt(r.failing_rows) if r.failing_rows is not None else _short(r.message, 80),
-                _batches_text(r.batches),
-            ]
-            for r in rules[:n]
-        ]
-        lines += [
-            "",
-            f"{title}:",
-            "",
-            *_table(["Rule", "Severity", "Failing rows", "Batches"], rows, "llrl"),
-        ]
-        lines += _more(len(rules), n, "rules")
-    if tests.still_failing:
-        lines += [
-            "",
-            "Still failing (as at BASE): "
-            + _names([r.rule for r in tests.still_failing], max(cap, 3))
-            + ".",
-        ]
-    if tests.changed_batches and cap:
-        rows = []
-        for b in tests.changed_batches[:cap]:
-            failures = "; ".join(
-                f"{f['rule']} ({f['severity']}"
-                + (f", {f['unexpected_count']:,} rows" if f.get("unexpected_count") else "")
-                + ")"
-                for f in b["failures"][:5]
-            )
-            rows.append([_Md(_code(b["batch"])), b["status"], failures or "—"])
-        body = _table(["Batch", "Status", "Failures"], rows)
-        body += _more(len(tests.changed_batches), cap, "batches")
-        lines += _details(
-            f"Data tests on the {len(tests.changed_batches)} added or modified batch(es)", body
-        )
-    for note in tests.notes:
-        lines += ["", f"> {note}"]
-    return lines
-
-
-def _gate_markdown(gate: dict[str, Any]) -> list[str]:
-    from datawheel.registry.gate import GateDecision, render_gate_json
-
-    try:
-        GateDecision.from_dict(gate)
-        return render_gate_json(gate).rstrip("\n").splitlines()
-    except (KeyError, TypeError):
-        return [f"**Gate: {str(gate.get('decision', '?')).upper()}**", ""] + [
-            f"- {_cell(r)}" for r in gate.get("reasons") or []
-        ]
-
-
-def _model_lines(model: ModelImpact, cap: int) -> list[str]:
-    lines = ["", "### Model impact", ""]
-    if not model.available:
-        return [*lines, model.note]
-    if model.note:
-        lines += [f"> ⚠️ {model.note}", ""]
-    metrics = model.metrics
-    version = model.champion_version
-    columns = [("candidate", "Candidate (HEAD)")]
-    if metrics.get("champion"):
-        columns.append(("champion", f"Champion {version}" if version else "Champion"))
-    columns.append(("baseline", "Naive baseline"))
-    headers = ["Metric", *(label for _, label in columns)]
-    if model.base_candidate:
-        headers.append("Candidate at BASE")
-    rows = []
-    groups = [metrics.get(key) or {} for key, _ in columns] + [model.base_candidate or {}]
-    for metric in task_metrics(groups):
-        row: list[Any] = [_Md(f"**{metric}**" if metric == model.primary_metric else metric)]
-        row += [_fmt(_finite((metrics.get(key) or {}).get(metric)), 4) for key, _ in columns]
-        if model.base_candidate:
-            row.append(_fmt(_finite(model.base_candidate.get(metric)), 4))
-        rows.append(row)
-    lines += _table(headers, rows, "l" + "r" * (len(headers) - 1))
-    boot = model.bootstrap
-    if boot:
-        lines += [
-            "",
-            f"{boot.get('metric')} improvement over the champion: "
-            f"{_signed(_finite(boot.get('delta')))}, {float(boot.get('confidence', 0.95)):.0%} CI "
-            f"[{_signed(_finite(boot.get('ci_low')))}, {_signed(_finite(boot.get('ci_high')))}] "
-            f"(paired bootstrap, {boot.get('samples')} resamples of the same hold-out).",
-        ]
-    if model.gate:
-        lines += ["", *_gate_markdown(model.gate)]
-    if model.segments and cap:
-        n = cap
-        rows = [
-            [
-                s["segment"],
-                _fmt(s["rows"]),
-                _fmt(s["candidate"]),
-                _fmt(s["champion"]),
-                _signed(s["delta"]),
-            ]
-            for s in model.segments[:n]
-        ]
-        body = _table(["Segment", "Rows", "Candidate", "Champion", "Δ"], rows, "lrrrr")
-        body += _more(len(model.segments), n, "segments")
-        lines += _details(
-            f"{model.primary_metric} per segment ({len(model.segments)} segments, worst first)",
-            body,
-        )
-    return lines
-
-
-def merge_markdown(merge: Merge) -> str:
-    """What merging would do, as one Markdown paragraph: the decision in bold, then the model."""
-    text = f"**{_cell(merge.headline)}**{_cell(merge.detail)}"
-    if merge.estimator is None:
-        return text
-    settings = [_code(f"{key}={value}") for key, value in merge.params.items()]
-    if merge.seed is not None:
-        settings.append(f"seed {merge.seed}")
-    model = _code(merge.estimator) + (f" ({', '.join(settings)})" if settings else "")
-    what = {
-        "promote": "It ships",
-        "hold": "The candidate held back is",
-    }.get(merge.decision, "HEAD's params.yaml trains")
-    return f"{text} {what} {model}."
-
-
-def _batch_lines(diff: DataDiff, cap: int) -> list[str]:
-    if not diff.batches or not cap:
-        return []
-    rows = [
-        [
-            _Md(_code(b.path)),
-            b.change,
-            _fmt(b.base_rows),
-            _fmt(b.head_rows),
-            (b.base_md5 or "—")[:8],
-            (b.head_md5 or "—")[:8],
-            b.rule or "ok",
-        ]
-        for b in diff.batches[:cap]
-    ]
-    body = _table(
-        ["Batch", "Change", "Rows BASE", "Rows HEAD", "md5 BASE", "md5 HEAD", "Contract"],
-        rows,
-        "llrrlll",
-    )
-    body += _more(len(diff.batches), cap, "batches")
-    return ["", "### Batches", *_details(f"{len(diff.batches)} changed batch(es)", body)]
-
-
-def _summary_lines(report: Report) -> list[str]:
-    diff = report.diff
-    rows = diff.rows
-    added, removed, modified = (len(diff.of_change(c)) for c in ("added", "removed", "modified"))
-    table = [
-        [
-            "Batches",
-            f"{added} added · {removed} removed · {modified} modified · "
-            f"{diff.unchanged_batches:,} unchanged",
-        ],
-        [
-            "Rows by row id",
-            f"+{rows.added:,} added · −{rows.removed:,} removed · "
-            f"{rows.unchanged:,} unchanged in modified batches",
-        ],
-        [
-            "Rows by entity",
-            f"{rows.new:,} new · {rows.deleted:,} deleted · {rows.changed:,} changed "
-            f"({rows.entities_changed:,} entities edited)",
-        ],
-        [
-            "Distribution",
-            f"{len(diff.drift.shifted)} of {len(diff.drift.tested)} tested columns shifted",
-        ],
-    ]
-    if diff.data_error:
-        base, head = (str(diff.pointers.get(k) or "—")[:8] for k in ("base", "head"))
-        table[0][1] = f"not readable · `{diff.raw_dir}` md5 {base} → {head}"
-        table[1][1] = table[2][1] = table[3][1] = "unknown"
-    schema = diff.schema
-    parts = []
-    if schema.columns:
-        parts.append(f"{len(schema.columns)} column change(s)")
-    if schema.contract_breaks:
-        parts.append(f"{len(schema.contract_breaks)} batch(es) break the contract")
-    if schema.contract:
-        parts.append(f"{len(schema.contract)} contract key(s)")
-    if schema.suites:
-        parts.append(f"{len(schema.suites)} suite(s)")
-    if schema.params:
-        parts.append(f"{len(schema.params)} other params key(s)")
-    table.append(["Schema and contract", " · ".join(parts) or "no change"])
-    if report.tests is not None:
-        t = report.tests
-        table.append(
-            [
-                "Data tests",
-                f"{len(t.newly_failing)} newly failing · {len(t.newly_passing)} newly passing",
-            ]
-        )
-    if report.model is not None:
-        m = report.model
-        if not m.available:
-            text = "pipeline not run at HEAD"
-        else:
-            decision = str((m.gate or {}).get("decision", "?")).upper()
-            text = f"gate **{decision}**"
-            candidate = _finite((m.metrics.get("candidate") or {}).get(m.primary_metric))
-            if candidate is not None:
-                text += f" · {m.primary_metric} {candidate:.4f}"
-                if not m.metrics.get("champion"):
-                    text += " (no champion yet)"
-            boot = m.bootstrap
-            if boot:
-                low, high = _finite(boot.get("ci_low")), _finite(boot.get("ci_high"))
-                text += (
-                    f" · {boot.get('metric')} Δ {_signed(_finite(boot.get('delta')))} "
-                    f"[{_signed(low)}, {_signed(high)}]"
-                )
-            if not m.fresh:
-                text += " · stale"
-        table.append(["Model", _Md(text)])
-    return ["", *_table(["", ""], table)]
-
-
-def _render(report: Report, cap: int) -> str:
-    level, headline, findings = assess(report)
-    diff = report.diff
-    lines = [
-        f"## {_ICONS[level]} Data review: `{diff.base_commit[:8]}` → `{diff.head_commit[:8]}`",
-        "",
-    ]
-    if report.merge is not None:
-        lines += [merge_markdown(report.merge), ""]
-    lines.append(f"**{_cell(headline)}**")
-    if findings:
-        lines.append("")
-        n = max(cap, 3)
-        lines += [f"- {_cell(_short(f, 300))}" for f in findings[:n]]
-        if len(findings) > n:
-            lines.append(f"- _… and {len(findings) - n} more findings: see `report.json`._")
-    lines += _summary_lines(report)
-    lines += _schema_lines(diff, cap)
-    if not diff.data_error:
-        lines += _drift_lines(diff.drift, cap)
-        lines += _row_lines(diff, cap)
-    if report.tests is not None:
-        lines += _test_lines(report.tests, cap)
-    if report.model is not None:
-        lines += _model_lines(report.model, cap)
-    lines += _batch_lines(diff, cap)
-    notes = [*diff.notes, *diff.drift.notes]
-    if report.plots:
-        notes.append("Plots of the shifted columns: " + ", ".join(f"`{p}`" for p in report.plots))
-    lines += [""] + [f"> {_cell(n)}" for n in notes] + ([""] if notes else [])
-    lines.append(
-        f"<sub>datawheel review of `{_cell(diff.base)}` → `{_cell(diff.head)}`; "
-        "every number, sample and list in full: `report.json`.</sub>"
-    )
-    return "\n".join(lines) + "\n"
-
-
-def truncate(text: str, limit: int) -> str:
-    """Cut Markdown at a line boundary to fit `limit`, close open <details>, say so."""
-    if _length(text) <= limit:
-        return text
-    note = "\n\n> ✂️ **Truncated** to fit a GitHub comment: the full report is in `report.json`.\n"
-    budget = limit - _length(note) - len("\n</details>") * 50
-    kept = text[: max(budget, 0)]
-    while _length(kept) > budget and kept:
-        kept = kept[: max(0, len(kept) - (_length(kept) - budget))]
-    kept = kept[: kept.rfind("\n") + 1] if "\n" in kept else ""
-    opened = kept.count("<details>") - kept.count("</details>")
-    closing = "\n</details>" * max(opened, 0)
-    return (kept.rstrip("\n") + "\n" + closing + note)[:limit]
-
-
-def render_markdown(report: Report, limit: int = LIMIT) -> str:
-    """GitHub-flavoured Markdown for a PR comment, at most `limit` characters (see module)."""
-    text = ""
-    for cap in _CAPS:
-        text = _render(report, cap)
-        if _length(text) <= limit:
-            return text
-    return truncate(text, limit)
-
-
-def write_outputs(report: Report, out_dir: str | Path, limit: int = LIMIT) -> list[Path]:
-    """report.md, report.json and one PNG per shifted column, into out_dir."""
-    out_dir = Path(out_dir)
-    plots = plot_shifted(report.diff.drift, out_dir)
-    report.plots = [p.name for p in plots]
-    write_text(out_dir / "report.md", render_markdown(report, limit))
-    write_text(out_dir / "report.json", to_json(report.to_dict()))
-    return [out_dir / "report.md", out_dir / "report.json", *plots]
-
-
-def render_drift_markdown(result: Any, limit: int = LIMIT) -> str:
-    """Markdown for `datawheel drift`: the verdict and the per-column table."""
-    shifted = result.shifted
-    icon = _ICONS["attention" if shifted else "ok"]
-    verdict = (
-        f"{len(shifted)} column(s) shifted: {_names(shifted)}"
-        if shifted
-        else "every tested column is stable"
-    )
-    text = ""
-    for cap in _CAPS:
-        lines = [
-            f"## {icon} Drift at `{result.commit[:8]}`: {verdict}",
-            "",
-            "Newest batches: " + _names(result.current_batches, max(cap, 3)) + ".",
-            _reference_line(result.reference, max(cap, 3)),
-        ]
-        lines += _drift_lines(result.report, max(cap, 1), title="### Columns")
-        lines += [""] + [f"> {_cell(n)}" for n in result.notes]
-        text = "\n".join(lines) + "\n"
-        if _length(text) <= limit:
-            return text
-    return truncate(text, limit)
-
-
-def _reference_line(reference: dict[str, Any], cap: int) -> str:
-    """Which reference the drift check used (`drift.reference`) and its batches."""
-    line = f"Reference (`{reference.get('kind', 'champion')}`): {reference['description']}"
-    if reference.get("batches"):
-        line += "; batches " + _names(reference["batches"], cap)
-    return line + "."
-
-
-def write_drift_outputs(result: Any, out_dir: str | Path, limit: int = LIMIT) -> list[Path]:
-    """drift.md, drift.json and one PNG per shifted column, into out_dir."""
-    out_dir = Path(out_dir)
-    plots = plot_shifted(result.report, out_dir)
-    write_text(out_dir / "drift.md", render_drift_markdown(result, limit))
-    write_text(out_dir / "drift.json", to_json(json_safe(result.to_dict())))
-    return [out_dir / "drift.md", out_dir / "drift.json", *plots]

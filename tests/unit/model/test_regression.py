@@ -21,7 +21,8 @@ from datawheel.model.metrics import (
     regression_metrics,
     regression_segment_metrics,
 )
-from datawheel.registry.gate import decide, render_decision
+from datawheel.registry.gate import decide
+from datawheel.render.gate import render_decision
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = merge_dvc_vars(

@@ -26,12 +26,12 @@ from datawheel.pipeline.validate import (
     quarantined_row_ids,
     quarantined_rows,
     raise_if_failed,
-    render_markdown,
     run_validation,
     suites_fingerprint,
     summary_lines,
     validate_frame,
 )
+from datawheel.render.validation import render_markdown
 
 ROOT = Path(__file__).resolve().parents[3]
 SUITES = ROOT / "expectations"

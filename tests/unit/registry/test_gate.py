@@ -10,7 +10,8 @@ import pytest
 from datawheel.config.params import Gate
 from datawheel.errors import ParamsError
 from datawheel.model.metrics import BootstrapResult
-from datawheel.registry.gate import GateDecision, decide, render_decision
+from datawheel.registry.gate import GateDecision, decide
+from datawheel.render.gate import render_decision
 
 GATE = Gate(
     primary_metric="roc_auc",

@@ -76,7 +76,7 @@ def _boot_for(status: str) -> BootstrapResult:
 
 
 def test_the_staging_record_renders_the_verdict_and_the_candidate_against_it():
-    from datawheel.registry.gate import render_staging
+    from datawheel.render.gate import render_staging
 
     assert render_staging(None) == ""
     versus = {

@@ -10,7 +10,8 @@ import pytest
 
 from datawheel.audit.rebuild import compare_locks
 from datawheel.audit.trace import lock_stages, validation_summary
-from datawheel.render.audit import flatten, render_rows_summary, render_uses, table, to_html
+from datawheel.render.audit import render_rows_summary, render_uses, table, to_html
+from datawheel.render.format import flatten
 
 LOCK = {
     "schema": "2.0",

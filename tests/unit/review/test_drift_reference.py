@@ -16,8 +16,9 @@ from datawheel.data.revisions import RevisionError, TrackedFile
 from datawheel.data.simulate import csv_text, simulate_day
 from datawheel.errors import ParamsError
 from datawheel.pipeline.validate import batch_period
-from datawheel.review.drift import _batch_reference, compare
+from datawheel.review.drift import compare
 from datawheel.review.drift_reference import choose_reference_batches, shift_period
+from datawheel.review.monitor import _batch_reference
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = Drift(reference_batches=3)

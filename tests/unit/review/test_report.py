@@ -15,9 +15,11 @@ import pandas as pd
 from datawheel.config.params import Drift, Model
 from datawheel.data.revisions import Project, TrackedFile
 from datawheel.pipeline.validate import BatchValidation, ExpectationOutcome
+from datawheel.render.report import LIMIT, render_markdown, truncate
 from datawheel.review.diff import (
     ColumnChange,
     DataDiff,
+    ExpectationChange,
     KeyChange,
     SchemaDiff,
     SuiteChange,
@@ -26,7 +28,6 @@ from datawheel.review.diff import (
 )
 from datawheel.review.drift import compare
 from datawheel.review.report import (
-    LIMIT,
     Merge,
     ModelImpact,
     Report,
@@ -35,9 +36,7 @@ from datawheel.review.report import (
     failing_rules,
     judge_merge,
     merge_outcome,
-    render_markdown,
     segment_deltas,
-    truncate,
 )
 
 KINDS = {"x": "numeric", "colour": "categorical"}
@@ -174,6 +173,25 @@ def test_markdown_renders_as_github_does():
     assert "<td><code>x</code></td>" in html and "<strong>shifted</strong>" in html
     assert "<code>contract.columns.age.type</code>" in html
     assert "Gate: HOLD" in markdown or "HOLD" in markdown
+
+
+def test_expectation_changes_render_in_a_folded_table():
+    change = ExpectationChange(
+        "changed",
+        "expect_column_values_to_be_between",
+        "age",
+        ["kwargs.max_value"],
+        {"kwargs": {"max_value": 90}},
+        {"kwargs": {"max_value": 120}},
+    )
+    suite = SuiteChange("ranges", "changed", "expectations/ranges.json", [change])
+    markdown = render_markdown(Report(make_diff(schema=SchemaDiff(suites=[suite]))))
+    html = cmarkgfm.github_flavored_markdown_to_html(
+        markdown, options=cmarkgfm.cmark.Options.CMARK_OPT_UNSAFE
+    )
+    assert "<details><summary>1 expectation change(s)</summary>" in html
+    assert "<td><code>expect_column_values_to_be_between</code></td>" in html
+    assert "kwargs.max_value" in html
 
 
 def test_a_huge_change_stays_under_the_comment_limit():
