@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from datawheel.audit.trace import Target, Tracer, lock_stages
 from datawheel.errors import DatawheelError, IntegrityError
 from datawheel.io.code import installed_code
 from datawheel.io.files import file_md5
+from datawheel.io.git import git
 from datawheel.io.process import CommandFailed, dvc
 from datawheel.model.card import library_versions
 
@@ -148,8 +148,8 @@ def verify(
 
 
 def _clone(root: Path, clone: Path, commit: str) -> None:
-    _git("clone", "--quiet", "--no-checkout", str(root), str(clone))
-    _git("-C", str(clone), "checkout", "--quiet", "--detach", commit)
+    git("clone", "--quiet", "--no-checkout", str(root), str(clone), cwd=Path.cwd())
+    git("checkout", "--quiet", "--detach", commit, cwd=clone)
     local = root / ".dvc" / "config.local"  # remote credentials or URL overrides, if any
     if local.exists():
         shutil.copy2(local, clone / ".dvc" / "config.local")
@@ -181,12 +181,6 @@ def _pin_local_remotes(root: Path, clone: Path) -> None:
     with Repo(str(clone)) as repo, repo.config.edit("local") as conf:
         for name, url in local.items():
             conf["remote"].setdefault(name, {})["url"] = url
-
-
-def _git(*args: str) -> None:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DatawheelError(f"`git {' '.join(args)}` failed: {result.stderr.strip()}")
 
 
 def check_raw(clone: Path, raw: str) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from datawheel.errors import DatawheelError
 from datawheel.io.files import write_json, write_text
+from datawheel.io.git import git
 from datawheel.io.process import dvc
 
 TEMPLATE_ITEMS = ("dvc.yaml", "params.yaml", "stages", "expectations", ".github/workflows")
@@ -287,14 +288,11 @@ def init_repo(
     a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given,
     whose downloads DVC checks against their md5. model_name and description name and
     describe the registry's artifact, task and engine set the template's (copy_template)."""
-    import git
-
     copy_template(repo, model_name, description, task, engine)
-    gitrepo = git.Repo.init(repo, initial_branch="main")
-    with gitrepo.config_writer() as config:
-        if not _has_identity(gitrepo):
-            config.set_value("user", "name", "datawheel")
-            config.set_value("user", "email", "datawheel@localhost")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    if not _has_identity(repo):
+        git("config", "user.name", "datawheel", cwd=repo)
+        git("config", "user.email", "datawheel@localhost", cwd=repo)
     dvc("init", "--quiet", cwd=repo)
     install_plot_templates(repo)
     # Where batches go (`cp ... data/raw/`, then `datawheel add data/raw`). Empty, so git
@@ -305,8 +303,8 @@ def init_repo(
         # DVC trusts what a remote serves unless told to check it: without `verify`, an
         # object altered in the bucket is pulled, checked out and reported as up to date.
         dvc("remote", "modify", "storage", "verify", "true", cwd=repo)
-    gitrepo.git.add(A=True)
-    gitrepo.git.commit("--quiet", "-m", "datawheel: project template")
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "datawheel: project template", cwd=repo)
 
 
 PLOT_TEMPLATES = "plot_templates"
@@ -338,6 +336,6 @@ def remote_url(remote: Path | str) -> str:
     return str(folder.resolve())
 
 
-def _has_identity(gitrepo) -> bool:
-    reader = gitrepo.config_reader()
-    return reader.has_option("user", "name") and reader.has_option("user", "email")
+def _has_identity(repo: Path) -> bool:
+    """Whether git's configuration (system, global or the repository's) names a committer."""
+    return all(git("config", key, cwd=repo, check=False) for key in ("user.name", "user.email"))

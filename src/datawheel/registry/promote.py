@@ -14,7 +14,6 @@ champion, the branch and the workspace as they were.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,8 @@ from datawheel.config.params import Params, load_params, merge_dvc_vars, parse_p
 from datawheel.errors import DatawheelError
 from datawheel.io.code import code_deps
 from datawheel.io.files import read_json, write_json
+from datawheel.io.git import GitFailed, git_succeeds
+from datawheel.io.git import git as run_git
 from datawheel.io.process import CommandFailed
 from datawheel.registry.champion import pin_reason, read_champion
 from datawheel.registry.tags import (
@@ -93,29 +94,13 @@ class Refused(DatawheelError):
 
 
 class _Git:
-    """The few git commands promotion needs, run in the project with a clear error."""
+    """git in the project: `datawheel.io.git.git` with its cwd bound to root."""
 
     def __init__(self, root: Path):
         self.root = root
 
     def __call__(self, *args: str, env: dict | None = None, check: bool = True) -> str:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise _GitFailed(args, result.stderr.strip() or result.stdout.strip())
-        return result.stdout.strip()
-
-
-class _GitFailed(DatawheelError):
-    def __init__(self, args, output: str):
-        self.output = output
-        super().__init__(f"`git {' '.join(args)}` failed: {output}")
+        return run_git(*args, cwd=self.root, env=env, check=check)
 
 
 def _dvc_push(root: Path) -> None:
@@ -830,14 +815,11 @@ def _check_origin_has_not_moved(git: _Git, remote: str, branch: str) -> None:
     """Fetch the branch and tags; the branch on the remote must not be ahead of us."""
     try:
         git("fetch", "--quiet", "--tags", remote, branch)
-    except _GitFailed as exc:
+    except GitFailed as exc:
         if "couldn't find remote ref" in exc.output:
             return  # the remote has no such branch yet: the first push creates it
         raise
-    result = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD"], cwd=git.root, check=False
-    )
-    if result.returncode != 0:
+    if not git_succeeds("merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD", cwd=git.root):
         raise Refused(
             f"{remote}/{branch} has moved since this commit was built: the newer commit gets "
             "its own retraining run, which compares with whatever champion is current then"
@@ -868,28 +850,24 @@ def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str
     """
     if champion_commit is None:
         return "major"
-    git = _Git(root)
-    before = _params_sections_at(git, champion_commit)
+    at = _Git(root)
+    before = _params_sections_at(at, champion_commit)
     now = params.model_dump(mode="json", by_alias=True)
     if any(before.get(section) != now.get(section) for section in MAJOR_SECTIONS):
         return "major"
-    result = subprocess.run(
-        [
-            "git",
-            "diff",
-            "--quiet",
-            champion_commit,
-            head,
-            "--",
-            *MAJOR_PATHS,
-            *sorted(_stage_code_at(git, champion_commit) | _stage_code_at(git, head)),
-            ":(exclude,glob)**/__pycache__/**",
-            ":(exclude,glob)**/*.pyc",
-        ],
-        cwd=git.root,
-        check=False,
+    unchanged = git_succeeds(
+        "diff",
+        "--quiet",
+        champion_commit,
+        head,
+        "--",
+        *MAJOR_PATHS,
+        *sorted(_stage_code_at(at, champion_commit) | _stage_code_at(at, head)),
+        ":(exclude,glob)**/__pycache__/**",
+        ":(exclude,glob)**/*.pyc",
+        cwd=root,
     )
-    return "major" if result.returncode != 0 else "minor"
+    return "minor" if unchanged else "major"
 
 
 def _primary(gate: dict) -> dict:
@@ -1045,10 +1023,10 @@ def _publish(
             f"HEAD:refs/heads/{branch}",
             *(f"refs/tags/{tag}" for tag in tags),
         )
-    except (_GitFailed, CommandFailed) as exc:
+    except (GitFailed, CommandFailed) as exc:
         _undo(git, tags, restore)
         output = getattr(exc, "output", str(exc))
-        rejected = isinstance(exc, _GitFailed) and any(word in output for word in _LOST_RACE)
+        rejected = isinstance(exc, GitFailed) and any(word in output for word in _LOST_RACE)
         return Outcome(
             REFUSED if rejected else ERROR,
             (
