@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from datawheel.audit.trace import Target, Tracer, lock_stages
+from datawheel.config import catalog
 from datawheel.errors import DatawheelError, IntegrityError
 from datawheel.io.code import installed_code
 from datawheel.io.files import file_md5
@@ -83,13 +84,16 @@ def verify(
     # The source commit is the reproduced state the model was built in (its champion
     # pointer as it was then), so its dvc.lock is what a rebuild there must equal.
     recorded_at = target.source
-    recorded = lock_stages(tracer.project.at(recorded_at).read_yaml("dvc.lock", default={}) or {})
+    recorded = lock_stages(
+        tracer.project.at(recorded_at).read_yaml(catalog.DVC_LOCK, default={}) or {}
+    )
     if not recorded:
         recorded_at = target.commit
-        recorded = lock_stages(record.read_yaml("dvc.lock", default={}) or {})
+        recorded = lock_stages(record.read_yaml(catalog.DVC_LOCK, default={}) or {})
     if not recorded:
         raise DatawheelError(
-            f"dvc.lock@{recorded_at[:8]} records no stages: nothing to compare a rebuild with"
+            f"{catalog.DVC_LOCK}@{recorded_at[:8]} records no stages: nothing to compare a "
+            "rebuild with"
         )
     card = record.read_json(params.paths.card, default={}) or {}
     recorded_md5 = card.get("model", {}).get("md5")
@@ -109,7 +113,7 @@ def verify(
             dvc("repro", "--force", cwd=clone, on_line=say)
         except CommandFailed as exc:
             return _failed(target, recorded_md5, recorded, checked, card, exc)
-        rebuilt = lock_stages(yaml.safe_load((clone / "dvc.lock").read_text()) or {})
+        rebuilt = lock_stages(yaml.safe_load((clone / catalog.DVC_LOCK).read_text()) or {})
         model_file = clone / params.paths.model
         rebuilt_md5 = file_md5(model_file) if model_file.exists() else None
     finally:

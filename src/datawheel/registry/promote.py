@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from datawheel.config import catalog
 from datawheel.config.params import Params, load_params, merge_dvc_vars, parse_params
 from datawheel.errors import DatawheelError
 from datawheel.io.code import code_deps
@@ -62,7 +63,7 @@ SKIP_CI = "[skip ci]"
 # Params sections whose change makes a new MAJOR version: the data contract and everything
 # that shapes the model. `validate` (acknowledged batches) and `gate` do not.
 MAJOR_SECTIONS = ("contract", "window", "split", "leakage", "label_issues", "model")
-MAJOR_PATHS = ("stages", "expectations", "dvc.yaml")
+MAJOR_PATHS = ("stages", "expectations", catalog.DVC_YAML)
 # Also MAJOR: the code the stages run, as their dvc.yaml deps name it (the src/datawheel
 # modules of their import closure here, .datawheel/code.json in a `datawheel init` project).
 
@@ -120,10 +121,10 @@ def promote(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Promote the candidate of the last `dvc repro` if its gate said so."""
-    params = load_params(root / "params.yaml")
-    gate = read_json(root / params.paths.reports / "gate.json")
+    params = load_params(root / catalog.PARAMS)
+    gate = read_json(root / params.artifacts.gate)
     if gate is None:
-        raise DatawheelError(f"{params.paths.reports}/gate.json: not found; run `dvc repro` first")
+        raise DatawheelError(f"{params.artifacts.gate}: not found; run `dvc repro` first")
     staged = _with_staging(root, params, gate, remote, branch, dvc_push)
     if staged is not None:
         return staged
@@ -131,7 +132,7 @@ def promote(
         champion = read_champion(root / params.paths.champion)
         previous = champion.version if champion else None
         return Outcome(HELD, hold_paragraph(gate, previous), previous=previous, gate=gate)
-    validation = read_json(root / params.paths.reports / "validation.json") or {}
+    validation = read_json(root / params.artifacts.validation) or {}
     pinned = getattr(read_champion(root / params.paths.champion), "pin", None)
     try:
         if pinned:
@@ -209,8 +210,8 @@ def record(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Commit and push the state the last `dvc repro` left, unless the branch holds it."""
-    params = load_params(root / "params.yaml")
-    gate = read_json(root / params.paths.reports / "gate.json")
+    params = load_params(root / catalog.PARAMS)
+    gate = read_json(root / params.artifacts.gate)
     git = _Git(root)
     try:
         branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
@@ -264,7 +265,7 @@ def reproduced_paths(root: Path) -> list[str]:
             for out in stage.outs
             if not out.use_cache
         }
-    return ["dvc.lock", *sorted(outs), ":(glob)**/.gitignore"]
+    return [catalog.DVC_LOCK, *sorted(outs), ":(glob)**/.gitignore"]
 
 
 def _existing(root: Path, paths: list[str]) -> list[str]:
@@ -303,7 +304,8 @@ def _record_message(git: _Git, gate: dict | None) -> str:
     decision = (gate or {}).get("decision", "none")
     reasons = (gate or {}).get("reasons") or []
     lines = [
-        f"reproduce {head}: dvc.lock, reports and plots as `dvc repro` made them {SKIP_CI}",
+        f"reproduce {head}: {catalog.DVC_LOCK}, reports and plots as `dvc repro` made them "
+        f"{SKIP_CI}",
         "",
         f"Gate: {decision}" + (f": {reasons[0]}" if reasons else ""),
         f"Reproduced-by: {promoted_by()}",
@@ -337,7 +339,7 @@ def rollback(
 ) -> Outcome:
     """Assign `prod` back to an earlier version (default: the one before the champion) and
     pin it there: every gate holds until `release`, so no scheduled run undoes it."""
-    params = load_params(root / "params.yaml")
+    params = load_params(root / catalog.PARAMS)
     name = params.registry.model_name
     git = _Git(root)
     current = None
@@ -419,7 +421,7 @@ def pin(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Pin prod on the champion it has now (an incident freeze): every gate holds."""
-    params = load_params(root / "params.yaml")
+    params = load_params(root / catalog.PARAMS)
     name = params.registry.model_name
     git = _Git(root)
     record = read_json(root / params.paths.champion) or {}
@@ -459,7 +461,7 @@ def release(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Lift the pin: the next gate may promote again."""
-    params = load_params(root / "params.yaml")
+    params = load_params(root / catalog.PARAMS)
     name = params.registry.model_name
     git = _Git(root)
     record = read_json(root / params.paths.champion) or {}
@@ -658,7 +660,7 @@ def _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push
     prod and its champion stay as they are."""
     import pandas as pd
 
-    validation = read_json(root / params.paths.reports / "validation.json") or {}
+    validation = read_json(root / params.artifacts.validation) or {}
     try:
         if not validation.get("passed"):
             raise Refused("validation did not pass for this data; the gate cannot stage it")
@@ -676,7 +678,7 @@ def _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push
     bump = bump_kind(root, params, champion.commit)
     version = next_version(registry.latest(name), bump)
     card = read_json(root / params.paths.card)
-    holdout = pd.read_parquet(Path(root) / params.paths.curated / "holdout.parquet")
+    holdout = pd.read_parquet(Path(root) / params.artifacts.holdout)
     selected_through = holdout[params.contract.time_column].max().isoformat()
     would_be = _champion_record(params, version, source, card, gate, champion, bump)
     old = champion.staging
@@ -806,8 +808,8 @@ def _check_lock_is_fresh(root: Path) -> None:
     if changed:
         stages = ", ".join(sorted(changed))
         raise Refused(
-            f"outputs do not match dvc.lock for {stages}: run `dvc repro` and promote the "
-            "result, never a stale lock"
+            f"outputs do not match {catalog.DVC_LOCK} for {stages}: run `dvc repro` and "
+            "promote the result, never a stale lock"
         )
 
 
@@ -828,8 +830,8 @@ def _check_origin_has_not_moved(git: _Git, remote: str, branch: str) -> None:
 
 def _params_sections_at(git: _Git, rev: str) -> dict:
     """params.yaml at rev, parsed like today's, so defaults and types compare equal."""
-    text = git("show", f"{rev}:params.yaml", check=False)
-    pipeline = git("show", f"{rev}:dvc.yaml", check=False)
+    text = git("show", f"{rev}:{catalog.PARAMS}", check=False)
+    pipeline = git("show", f"{rev}:{catalog.DVC_YAML}", check=False)
     try:
         data = merge_dvc_vars(yaml.safe_load(text) or {}, yaml.safe_load(pipeline) or {})
         return parse_params(data).model_dump(mode="json", by_alias=True)
@@ -839,7 +841,7 @@ def _params_sections_at(git: _Git, rev: str) -> dict:
 
 def _stage_code_at(git: _Git, rev: str) -> set[str]:
     """The code files dvc.yaml's stages depend on at rev (none when it has no dvc.yaml)."""
-    return code_deps(git("show", f"{rev}:dvc.yaml", check=False))
+    return code_deps(git("show", f"{rev}:{catalog.DVC_YAML}", check=False))
 
 
 def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str = "HEAD") -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from datawheel.config import catalog
 from datawheel.config.params import load_params
 from datawheel.io.files import read_json
 from datawheel.io.git import git
@@ -76,6 +77,8 @@ class Flywheel:
         self.runs = 0
         self.records: list[RunRecord] = []
         self.model_name = ""
+        self.champion_path = catalog.DEFAULT_CHAMPION  # both from params.yaml in setup()
+        self.artifacts: catalog.Artifacts
 
     # -- the team's side ------------------------------------------------------------------
 
@@ -85,9 +88,10 @@ class Flywheel:
         if self.params:
             set_params(self.dev, self.params)
             self._commit("params: settings for this workspace")
-        self.model_name = load_params(
-            self.dev / "params.yaml", check_estimators=False
-        ).registry.model_name
+        params = load_params(self.dev / catalog.PARAMS, check_estimators=False)
+        self.model_name = params.registry.model_name
+        self.artifacts = params.artifacts
+        self.champion_path = params.paths.champion
         git("init", "--quiet", "--bare", "--initial-branch=main", str(self.origin), cwd=self.dev)
         self._git("remote", "add", "origin", str(self.origin))
         self._git("push", "--quiet", "origin", "main")
@@ -117,7 +121,7 @@ class Flywheel:
 
     def acknowledge(self, batch: str) -> None:
         """The reviewed fix for a bad batch: list it in params.yaml; raw data stays as is."""
-        current = yaml.safe_load((self.dev / "params.yaml").read_text())["validate"]
+        current = yaml.safe_load((self.dev / catalog.PARAMS).read_text())["validate"]
         listed = [*current.get("acknowledged_batches", []), batch]
         self.change_params(
             {("validate", "acknowledged_batches"): listed},
@@ -193,10 +197,10 @@ class Flywheel:
         return 0
 
     def _record(self, step, days, rows, workspace, temp, results) -> RunRecord:
-        outcome = read_json(temp / "promotion.json")
+        outcome = read_json(temp / catalog.PROMOTION)
         # the gate that decided: a promotion re-evaluates against the new champion after it
-        gate = (outcome or {}).get("gate") or read_json(workspace / "reports/gate.json")
-        validation = read_json(workspace / "reports/validation.json") or {}
+        gate = (outcome or {}).get("gate") or read_json(workspace / self.artifacts.gate)
+        validation = read_json(workspace / self.artifacts.validation) or {}
         repro_failed = any(r.name.startswith("Reproduce") and r.exit_code for r in results)
         if repro_failed:  # validate wrote its report before it stopped the pipeline
             names = ", ".join(Path(b).name for b in validation.get("failed_batches", []))
@@ -235,9 +239,9 @@ class Flywheel:
         )
 
     def _origin_champion(self) -> Path:
-        path = self.workspace / "ci" / "champion.json"
+        path = self.workspace / "ci" / Path(self.champion_path).name
         text = git(
-            "--git-dir", str(self.origin), "show", "main:models/champion.json", cwd=self.origin
+            "--git-dir", str(self.origin), "show", f"main:{self.champion_path}", cwd=self.origin
         )
         path.write_text(text)
         return path
@@ -268,7 +272,7 @@ class Flywheel:
 
 def set_params(root: Path, changes: dict[tuple[str, ...], Any]) -> None:
     """Edit params.yaml in place, one dotted key at a time, keeping its comments."""
-    edit_yaml(root / "params.yaml", changes)
+    edit_yaml(root / catalog.PARAMS, changes)
 
 
 @dataclass(frozen=True)
