@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,9 +22,11 @@ from typing import Any
 import yaml
 
 from datawheel.audit.trace import Target, Tracer, lock_stages
+from datawheel.config import catalog
 from datawheel.errors import DatawheelError, IntegrityError
 from datawheel.io.code import installed_code
 from datawheel.io.files import file_md5
+from datawheel.io.git import git
 from datawheel.io.process import CommandFailed, dvc
 from datawheel.model.card import library_versions
 
@@ -83,13 +84,16 @@ def verify(
     # The source commit is the reproduced state the model was built in (its champion
     # pointer as it was then), so its dvc.lock is what a rebuild there must equal.
     recorded_at = target.source
-    recorded = lock_stages(tracer.project.at(recorded_at).read_yaml("dvc.lock", default={}) or {})
+    recorded = lock_stages(
+        tracer.project.at(recorded_at).read_yaml(catalog.DVC_LOCK, default={}) or {}
+    )
     if not recorded:
         recorded_at = target.commit
-        recorded = lock_stages(record.read_yaml("dvc.lock", default={}) or {})
+        recorded = lock_stages(record.read_yaml(catalog.DVC_LOCK, default={}) or {})
     if not recorded:
         raise DatawheelError(
-            f"dvc.lock@{recorded_at[:8]} records no stages: nothing to compare a rebuild with"
+            f"{catalog.DVC_LOCK}@{recorded_at[:8]} records no stages: nothing to compare a "
+            "rebuild with"
         )
     card = record.read_json(params.paths.card, default={}) or {}
     recorded_md5 = card.get("model", {}).get("md5")
@@ -109,7 +113,7 @@ def verify(
             dvc("repro", "--force", cwd=clone, on_line=say)
         except CommandFailed as exc:
             return _failed(target, recorded_md5, recorded, checked, card, exc)
-        rebuilt = lock_stages(yaml.safe_load((clone / "dvc.lock").read_text()) or {})
+        rebuilt = lock_stages(yaml.safe_load((clone / catalog.DVC_LOCK).read_text()) or {})
         model_file = clone / params.paths.model
         rebuilt_md5 = file_md5(model_file) if model_file.exists() else None
     finally:
@@ -148,8 +152,8 @@ def verify(
 
 
 def _clone(root: Path, clone: Path, commit: str) -> None:
-    _git("clone", "--quiet", "--no-checkout", str(root), str(clone))
-    _git("-C", str(clone), "checkout", "--quiet", "--detach", commit)
+    git("clone", "--quiet", "--no-checkout", str(root), str(clone), cwd=Path.cwd())
+    git("checkout", "--quiet", "--detach", commit, cwd=clone)
     local = root / ".dvc" / "config.local"  # remote credentials or URL overrides, if any
     if local.exists():
         shutil.copy2(local, clone / ".dvc" / "config.local")
@@ -181,12 +185,6 @@ def _pin_local_remotes(root: Path, clone: Path) -> None:
     with Repo(str(clone)) as repo, repo.config.edit("local") as conf:
         for name, url in local.items():
             conf["remote"].setdefault(name, {})["url"] = url
-
-
-def _git(*args: str) -> None:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DatawheelError(f"`git {' '.join(args)}` failed: {result.stderr.strip()}")
 
 
 def check_raw(clone: Path, raw: str) -> int:

@@ -20,6 +20,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datawheel.config import catalog
 from datawheel.data.revisions import Project, Revision, RevisionError
 from datawheel.errors import DatawheelError
 from datawheel.io.code import CODE_RECORD
@@ -112,9 +113,10 @@ class Tracer:
         if text.startswith(f"{self.name}@"):
             text = text.split("@", 1)[1]
         if text == "champion":
-            record = self.project.at("HEAD").read_json(self._champion_path(), default={})
+            pointer = self._champion_path()
+            record = self.project.at("HEAD").read_json(pointer, default={})
             if not record or not record.get("version"):
-                raise TraceError("models/champion.json at HEAD names no champion yet")
+                raise TraceError(f"{pointer} at HEAD names no champion yet")
             return self._version_target(record["version"], "champion")
         stages = {t.stage for t in self.registry.of(self.name) if t.stage}
         if text in stages:
@@ -187,14 +189,15 @@ class Tracer:
         params = at.params()
         paths = params.paths
         card = at.read_json(paths.card, default={}) or {}
-        lock = at.read_yaml("dvc.lock", default={}) or {}
-        curation = at.read_json(f"{paths.reports}/curation.json", default={}) or {}
-        validation = at.read_json(f"{paths.reports}/validation.json", default={}) or {}
+        artifacts = params.artifacts
+        lock = at.read_yaml(catalog.DVC_LOCK, default={}) or {}
+        curation = at.read_json(artifacts.curation, default={}) or {}
+        validation = at.read_json(artifacts.validation, default={}) or {}
         # The gate that promoted, and what it measured, are the source commit's: the
         # promotion commit re-evaluates with the new pointer (the candidate is the champion).
         decided = self.project.at(target.source)
-        gate = decided.read_json(f"{paths.reports}/gate.json", default={}) or {}
-        metrics = decided.read_json(f"{paths.reports}/metrics.json", default={}) or {}
+        gate = decided.read_json(artifacts.gate, default={}) or {}
+        metrics = decided.read_json(artifacts.metrics, default={}) or {}
         stages = lock_stages(lock)
         model_md5 = card.get("model", {}).get("md5")
         lock_model_md5 = _out_md5(stages, paths.model)
@@ -272,7 +275,7 @@ class Tracer:
         params = at.params()
         frames = [frame.assign(set=name) for name, frame in curated_frames(at).items()]
         rows = pd.concat(frames, ignore_index=True)
-        curation = at.read_json(f"{params.paths.reports}/curation.json", default={}) or {}
+        curation = at.read_json(params.artifacts.curation, default={}) or {}
         flagged = {r["row_id"] for r in curation.get("flagged", [])}
         rows["label_issue"] = rows["row_id"].isin(flagged)
         id_column = params.contract.id_column
@@ -381,10 +384,10 @@ def _out_md5(stages: list[dict[str, Any]], path: str) -> str | None:
 
 
 def _curated_md5s(at: Revision) -> dict[str, str | None]:
-    curated = at.params().paths.curated
+    artifacts = at.params().artifacts
     found = {}
-    for name in ("train", "holdout"):
-        item = at.tracked_file(f"{curated}/{name}.parquet")
+    for name, path in (("train", artifacts.train), ("holdout", artifacts.holdout)):
+        item = at.tracked_file(path)
         found[name] = item.md5 if item else None
     return found
 
@@ -395,14 +398,13 @@ def curated_frames(at: Revision, columns: list[str] | None = None) -> dict[str, 
 
     import pandas as pd
 
-    curated = at.params().paths.curated
+    artifacts = at.params().artifacts
     frames = {}
-    for name in ("train", "holdout"):
-        path = f"{curated}/{name}.parquet"
+    for name, path in (("train", artifacts.train), ("holdout", artifacts.holdout)):
         item = at.tracked_file(path)
         if item is None:
             raise TraceError(
-                f"{path}@{at.short}: dvc.lock at this commit records no such output; the "
+                f"{path}@{at.short}: {catalog.DVC_LOCK} at this commit records no such output; the "
                 "pipeline did not run to curate at this commit"
             )
         frames[name] = pd.read_parquet(io.BytesIO(at.read_tracked(item)), columns=columns)

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from datawheel.cli.ui import console, err_console
+from datawheel.config import catalog
 from datawheel.errors import EXIT_CODES, DatawheelError
 
 app = typer.Typer(
@@ -103,8 +104,8 @@ def init(
     """Start a datawheel project: template, git init, dvc init."""
     from datawheel.project.scaffold import default_model_name, init_repo
 
-    if (directory / "dvc.yaml").exists():
-        raise _usage(f"{directory}/dvc.yaml exists already: this folder is a project")
+    if (directory / catalog.DVC_YAML).exists():
+        raise _usage(f"{directory}/{catalog.DVC_YAML} exists already: this folder is a project")
     name = model_name if model_name is not None else default_model_name(directory)
     if task not in ("classification", "regression"):
         raise _usage(f"--task {task!r}: choose classification or regression")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from datawheel.config import catalog
 from datawheel.config.params import Contract, Params, merge_dvc_vars, parse_params
 from datawheel.errors import (
     DataContractError,
@@ -220,19 +221,22 @@ class Revision:
     def params(self) -> Params:
         """params.yaml at this commit with dvc.yaml's `paths` and `registry` vars, validated."""
         if self._params is None:
-            data = self.read_yaml("params.yaml")
+            data = self.read_yaml(catalog.PARAMS)
             if not isinstance(data, dict):
-                raise ParamsError(f"params.yaml@{self.short}: missing or not a mapping")
-            source = f"params.yaml@{self.short}"
+                raise ParamsError(f"{catalog.PARAMS}@{self.short}: missing or not a mapping")
+            source = f"{catalog.PARAMS}@{self.short}"
             merged = merge_dvc_vars(
-                data, self.read_yaml("dvc.yaml", default={}), source, f"dvc.yaml@{self.short}"
+                data,
+                self.read_yaml(catalog.DVC_YAML, default={}),
+                source,
+                f"{catalog.DVC_YAML}@{self.short}",
             )
             self._params = parse_params(merged, source)
         return self._params
 
     def raw_params(self) -> dict[str, Any]:
         """params.yaml at this commit as plain data ({} when absent)."""
-        data = self.read_yaml("params.yaml", default={})
+        data = self.read_yaml(catalog.PARAMS, default={})
         return data if isinstance(data, dict) else {}
 
     def suites(self) -> dict[str, dict[str, Any]]:
@@ -251,7 +255,7 @@ class Revision:
                 if out.get("path") == posixpath.basename(path) and out.get("md5"):
                     return str(out["md5"])
         worktree = self.project.worktree_results
-        lock = self.read_yaml("dvc.lock", default={}, worktree=worktree) or {}
+        lock = self.read_yaml(catalog.DVC_LOCK, default={}, worktree=worktree) or {}
         for stage in (lock.get("stages") or {}).values():
             for out in stage.get("outs") or []:
                 if out.get("path") == path and out.get("md5"):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from datawheel.io.files import atomic_write
 
 # --- data contract ---------------------------------------------------------------------------
 
@@ -598,21 +598,9 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=[str(name) for name in frame.columns])
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temp file in the same folder, then os.replace it onto path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_csv_file(frame: pd.DataFrame, tmp: Path) -> None:
     """Write frame as UTF-8 CSV bytes to tmp."""
-    with open(tmp, "xb") as handle:
+    with open(tmp, "wb") as handle:
         handle.write(csv_text(frame).encode("utf-8"))
 
 
@@ -626,9 +614,9 @@ def write_batch(df: pd.DataFrame, path: Path, fmt: str) -> None:
     _check_format(fmt)
     path = Path(path)
     if fmt == "csv":
-        _atomic_write(path, lambda tmp: _write_csv_file(df, tmp))
+        atomic_write(path, lambda tmp: _write_csv_file(df, tmp))
     else:
-        _atomic_write(path, lambda tmp: _write_parquet_file(df, tmp))
+        atomic_write(path, lambda tmp: _write_parquet_file(df, tmp))
 
 
 def batch_path(out: Path, day: dt.date, fmt: str) -> Path:

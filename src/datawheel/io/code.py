@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from datawheel.config.catalog import CODE_RECORD
+from datawheel.config.catalog import CODE_RECORD, DVC_YAML
 from datawheel.errors import CodeRecordMismatch, ParamsError
 from datawheel.io.files import write_json
 
@@ -97,7 +97,7 @@ def write_code_record(project: Path) -> CodeId:
 def update_code_record(project: Path) -> tuple[CodeId | None, CodeId]:
     """Record the installed code in a project whose stages depend on the record; returns
     (what was recorded before, what is recorded now)."""
-    dvc_yaml = project / "dvc.yaml"
+    dvc_yaml = project / DVC_YAML
     if not dvc_yaml.exists():
         raise ParamsError(f"{dvc_yaml}: not found; run in a datawheel project (or pass -C)")
     if CODE_RECORD not in code_deps(dvc_yaml.read_text(encoding="utf-8")):

@@ -1,4 +1,12 @@
-"""Reading what DVC tracks: pointer hashes and cached objects, through DVC's own API."""
+"""Reading what DVC tracks: pointer hashes and cached objects, through DVC's own API.
+
+`fetch_by_md5` is the one verified fetch of a tracked file (a batch at a commit, a
+registered model): its bytes come from the local cache, else the default remote, and are
+returned only when their md5 is the one asked for. Its errors follow one rule: each names
+the file (`label`), the md5 and what to run; a hash mismatch is an `IntegrityError`
+(rule `cache_integrity` or `remote_integrity`), an object on neither side a
+`MissingObjectError`.
+"""
 
 from __future__ import annotations
 
@@ -44,19 +52,32 @@ def fetch_by_md5(md5: str, label: str, root: Path = Path("."), repo: Any = None)
             return fetch_by_md5(md5, label, repo=opened)
     local = Path(repo.cache.local.oid_to_path(md5))
     if local.is_file():
-        data = local.read_bytes()
-        if hashlib.md5(data).hexdigest() != md5:
-            raise IntegrityError(
-                f"{label}: the DVC cache object for md5 {md5} is corrupted "
-                f"(rule: cache_integrity); delete {local} and run `dvc pull`"
-            )
-        return data
+        return _verified(
+            local.read_bytes(),
+            md5,
+            label,
+            f"the DVC cache object {local}",
+            "cache_integrity",
+            f"delete {local} and run `dvc pull`",
+        )
     remote, data = _remote_bytes(repo, md5, label)
+    return _verified(
+        data,
+        md5,
+        label,
+        f"the DVC remote {remote!r}",
+        "remote_integrity",
+        "the object was altered after it was pushed: remove it from the remote and "
+        "`dvc push` again from the clone that made the file",
+    )
+
+
+def _verified(data: bytes, md5: str, label: str, source: str, rule: str, fix: str) -> bytes:
+    """data if its md5 is md5, else IntegrityError naming label, both md5s and the fix."""
     actual = hashlib.md5(data).hexdigest()
     if actual != md5:
         raise IntegrityError(
-            f"{label}: expected md5 {md5}, the DVC remote {remote!r} gave {actual} "
-            "(rule: remote_integrity)"
+            f"{label}: expected md5 {md5}, {source} gave {actual} (rule: {rule}); {fix}"
         )
     return data
 

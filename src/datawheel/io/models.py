@@ -51,6 +51,7 @@ __all__ = [
     "canonical_skops_bytes",
     "file_md5",
     "load_model",
+    "model_from_bytes",
     "save_model",
 ]
 
@@ -116,17 +117,23 @@ def load_model(
                 f"`dvc pull {path}` if the cache lacks it), or rebuild it with "
                 "`dvc repro`."
             )
+    return model_from_bytes(data, str(path), trusted)
+
+
+def model_from_bytes(data: bytes, source: str, trusted: Sequence[str] = DEFAULT_TRUSTED) -> Any:
+    """A model from skops bytes already checked by md5 (`datawheel.io.dvc.fetch_by_md5`),
+    its types audited as in load_model; `source` names the file in errors."""
     if not zipfile.is_zipfile(io.BytesIO(data)):
         # refused on its first bytes: a pickle (or anything else) is never deserialised
         raise UntrustedModelError(
-            f"model file {path} is not a skops archive (not a zip file): refused unread"
+            f"model file {source} is not a skops archive (not a zip file): refused unread"
         )
     untrusted = sio.get_untrusted_types(data=data)
     allowed = set(trusted)
     refused = [name for name in untrusted if name not in allowed]
     if refused:
         raise UntrustedModelError(
-            f"model file {path} contains untrusted types: {', '.join(refused)}. "
+            f"model file {source} contains untrusted types: {', '.join(refused)}. "
             "Review them and pass them in `trusted` only if you trust the file's source."
         )
     return sio.loads(data, trusted=list(untrusted))

@@ -1,12 +1,18 @@
-"""The one runner of external commands (git, dvc, a workflow's steps): streamed output,
-this interpreter first on PATH, no analytics, a failure raised as `CommandFailed`."""
+"""The one runner of external commands (git, dvc, datawheel itself, a workflow's steps).
+
+`run` streams a command's output (stdout and stderr merged, line by line) and `capture`
+keeps stdout and stderr apart for a caller that parses stdout; both run with no stdin
+(`input` aside), in `command_env()` unless given an environment, and raise
+`CommandFailed` on a non-zero exit when `check` is set. Git goes through `datawheel.io.git`,
+which runs `capture` and raises `GitFailed` with git's own error text.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from datawheel.errors import DatawheelError
@@ -37,12 +43,15 @@ def run(
     cwd: Path,
     on_line: Callable[[str], None] | None = None,
     check: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run a command in cwd, streaming each output line to on_line; raise CommandFailed."""
+    """Run a command in cwd, streaming each output line to on_line; raise CommandFailed.
+
+    The result's stdout holds stdout and stderr merged; `env` replaces `command_env()`."""
     proc = subprocess.Popen(
         list(command),
         cwd=cwd,
-        env=command_env(),
+        env=dict(env) if env is not None else command_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -59,6 +68,33 @@ def run(
     if check and proc.returncode != 0:
         raise CommandFailed(command, proc.returncode, output)
     return subprocess.CompletedProcess(list(command), proc.returncode, output, "")
+
+
+def capture(
+    command: Sequence[str],
+    cwd: Path | str,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a command in cwd with stdout and stderr kept apart, nothing shown; `input` is
+    its stdin (none otherwise) and `env` replaces `command_env()`. CommandFailed on a
+    non-zero exit names the command and its stderr (its stdout when stderr is empty)."""
+    result = subprocess.run(
+        list(command),
+        cwd=cwd,
+        env=dict(env) if env is not None else command_env(),
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise CommandFailed(command, result.returncode, result.stderr or result.stdout)
+    return result
 
 
 def dvc(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:

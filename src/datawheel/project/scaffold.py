@@ -8,11 +8,13 @@ import shutil
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
 
+from datawheel.config import catalog
 from datawheel.errors import DatawheelError
 from datawheel.io.files import write_json, write_text
+from datawheel.io.git import git
 from datawheel.io.process import dvc
 
-TEMPLATE_ITEMS = ("dvc.yaml", "params.yaml", "stages", "expectations", ".github/workflows")
+TEMPLATE_ITEMS = (catalog.DVC_YAML, catalog.PARAMS, "stages", "expectations", ".github/workflows")
 
 
 NO_CHAMPION = {"version": None, "note": "no champion yet: the first passing gate promotes one"}
@@ -21,10 +23,10 @@ NO_CHAMPION = {"version": None, "note": "no champion yet: the first passing gate
 def template_root() -> Path:
     """The template shipped in the wheel, or the source checkout's root in an editable install."""
     packaged = Path(str(files("datawheel"))) / "template"
-    if (packaged / "dvc.yaml").exists():
+    if (packaged / catalog.DVC_YAML).exists():
         return packaged
     checkout = Path(__file__).resolve().parents[3]
-    if (checkout / "dvc.yaml").exists() and (checkout / "stages").is_dir():
+    if (checkout / catalog.DVC_YAML).exists() and (checkout / "stages").is_dir():
         return checkout
     raise DatawheelError("datawheel's project template is missing from this installation")
 
@@ -60,21 +62,21 @@ def copy_template(
     for item in TEMPLATE_ITEMS:
         src = source / item
         (target / item).parent.mkdir(parents=True, exist_ok=True)
-        if item == "dvc.yaml":
+        if item == catalog.DVC_YAML:
             continue  # written last, named from the params written for the task
         if src.is_dir():
             shutil.copytree(src, target / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, target / item)
     if task != "classification":
-        edit_yaml(target / "params.yaml", TASK_TEMPLATE[task]["params"])
+        edit_yaml(target / catalog.PARAMS, TASK_TEMPLATE[task]["params"])
     if engine != "pandas":
-        edit_yaml(target / "params.yaml", {("engine", "name"): engine})
+        edit_yaml(target / catalog.PARAMS, {("engine", "name"): engine})
     # the project has no src/: its stages depend on the code record
-    text = template_dvc_yaml((source / "dvc.yaml").read_text(encoding="utf-8"))
+    text = template_dvc_yaml((source / catalog.DVC_YAML).read_text(encoding="utf-8"))
     text = task_plots(text, task)
-    write_text(target / "dvc.yaml", name_artifact(text, task, model_name, description))
-    load_params(target / "params.yaml", check_estimators=False)  # the template is valid
+    write_text(target / catalog.DVC_YAML, name_artifact(text, task, model_name, description))
+    params = load_params(target / catalog.PARAMS, check_estimators=False)  # the template is valid
     ignore_cached_outputs(target)
     write_code_record(target)
     write_text(target / REQUIREMENTS, requirements_text(engine))
@@ -83,7 +85,7 @@ def copy_template(
     wanted = [line for line in ("/dvc_plots/", "__pycache__/", "*.pyc") if line not in lines]
     if wanted:
         ignore.write_text("\n".join([*lines, *wanted]) + "\n")
-    champion = target / "models" / "champion.json"
+    champion = target / params.paths.champion
     if not champion.exists():
         write_json(champion, NO_CHAMPION)
 
@@ -178,7 +180,7 @@ def ignore_cached_outputs(project: Path) -> list[Path]:
     run, before any stage runs: a stopped first `dvc repro` (a failed batch) otherwise leaves
     data/quarantine/rows untracked, `git add -A` hands it to git, and DVC then refuses it."""
     written = []
-    for output in cached_outputs((project / "dvc.yaml").read_text(encoding="utf-8")):
+    for output in cached_outputs((project / catalog.DVC_YAML).read_text(encoding="utf-8")):
         path = PurePosixPath(output)
         ignore = project / path.parent / ".gitignore"
         lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
@@ -287,14 +289,11 @@ def init_repo(
     a folder, or an object-store URL such as `s3://bucket/prefix` kept exactly as given,
     whose downloads DVC checks against their md5. model_name and description name and
     describe the registry's artifact, task and engine set the template's (copy_template)."""
-    import git
-
     copy_template(repo, model_name, description, task, engine)
-    gitrepo = git.Repo.init(repo, initial_branch="main")
-    with gitrepo.config_writer() as config:
-        if not _has_identity(gitrepo):
-            config.set_value("user", "name", "datawheel")
-            config.set_value("user", "email", "datawheel@localhost")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    if not _has_identity(repo):
+        git("config", "user.name", "datawheel", cwd=repo)
+        git("config", "user.email", "datawheel@localhost", cwd=repo)
     dvc("init", "--quiet", cwd=repo)
     install_plot_templates(repo)
     # Where batches go (`cp ... data/raw/`, then `datawheel add data/raw`). Empty, so git
@@ -305,8 +304,8 @@ def init_repo(
         # DVC trusts what a remote serves unless told to check it: without `verify`, an
         # object altered in the bucket is pulled, checked out and reported as up to date.
         dvc("remote", "modify", "storage", "verify", "true", cwd=repo)
-    gitrepo.git.add(A=True)
-    gitrepo.git.commit("--quiet", "-m", "datawheel: project template")
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "datawheel: project template", cwd=repo)
 
 
 PLOT_TEMPLATES = "plot_templates"
@@ -338,6 +337,6 @@ def remote_url(remote: Path | str) -> str:
     return str(folder.resolve())
 
 
-def _has_identity(gitrepo) -> bool:
-    reader = gitrepo.config_reader()
-    return reader.has_option("user", "name") and reader.has_option("user", "email")
+def _has_identity(repo: Path) -> bool:
+    """Whether git's configuration (system, global or the repository's) names a committer."""
+    return all(git("config", key, cwd=repo, check=False) for key in ("user.name", "user.email"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,12 +56,9 @@ def load_champion_model(champion: Champion, root: Path = Path(".")):
 def load_recorded_model(md5: str, label: str, root: Path = Path(".")):
     """A registered model (champion or staged) by its md5, checked before it is loaded."""
     from datawheel.io.dvc import fetch_by_md5
-    from datawheel.io.models import load_model
+    from datawheel.io.models import model_from_bytes
 
     # By md5 alone, never through a git revision: `dvc exp run --temp` and `--queue` run in
     # a workspace whose git repository has no tags and only the experiment's own commits.
-    data = fetch_by_md5(md5, label, root)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "champion.skops"
-        path.write_bytes(data)
-        return load_model(path, expected_md5=md5)
+    # fetch_by_md5 returns only bytes whose md5 is the recorded one.
+    return model_from_bytes(fetch_by_md5(md5, label, root), label)

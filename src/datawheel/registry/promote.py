@@ -14,7 +14,6 @@ champion, the branch and the workspace as they were.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,10 +21,13 @@ from pathlib import Path
 
 import yaml
 
+from datawheel.config import catalog
 from datawheel.config.params import Params, load_params, merge_dvc_vars, parse_params
 from datawheel.errors import DatawheelError
 from datawheel.io.code import code_deps
 from datawheel.io.files import read_json, write_json
+from datawheel.io.git import GitFailed, git_succeeds
+from datawheel.io.git import git as run_git
 from datawheel.io.process import CommandFailed
 from datawheel.registry.champion import pin_reason, read_champion
 from datawheel.registry.tags import (
@@ -61,7 +63,7 @@ SKIP_CI = "[skip ci]"
 # Params sections whose change makes a new MAJOR version: the data contract and everything
 # that shapes the model. `validate` (acknowledged batches) and `gate` do not.
 MAJOR_SECTIONS = ("contract", "window", "split", "leakage", "label_issues", "model")
-MAJOR_PATHS = ("stages", "expectations", "dvc.yaml")
+MAJOR_PATHS = ("stages", "expectations", catalog.DVC_YAML)
 # Also MAJOR: the code the stages run, as their dvc.yaml deps name it (the src/datawheel
 # modules of their import closure here, .datawheel/code.json in a `datawheel init` project).
 
@@ -93,29 +95,13 @@ class Refused(DatawheelError):
 
 
 class _Git:
-    """The few git commands promotion needs, run in the project with a clear error."""
+    """git in the project: `datawheel.io.git.git` with its cwd bound to root."""
 
     def __init__(self, root: Path):
         self.root = root
 
     def __call__(self, *args: str, env: dict | None = None, check: bool = True) -> str:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise _GitFailed(args, result.stderr.strip() or result.stdout.strip())
-        return result.stdout.strip()
-
-
-class _GitFailed(DatawheelError):
-    def __init__(self, args, output: str):
-        self.output = output
-        super().__init__(f"`git {' '.join(args)}` failed: {output}")
+        return run_git(*args, cwd=self.root, env=env, check=check)
 
 
 def _dvc_push(root: Path) -> None:
@@ -135,10 +121,10 @@ def promote(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Promote the candidate of the last `dvc repro` if its gate said so."""
-    params = load_params(root / "params.yaml")
-    gate = read_json(root / params.paths.reports / "gate.json")
+    params = load_params(root / catalog.PARAMS)
+    gate = read_json(root / params.artifacts.gate)
     if gate is None:
-        raise DatawheelError(f"{params.paths.reports}/gate.json: not found; run `dvc repro` first")
+        raise DatawheelError(f"{params.artifacts.gate}: not found; run `dvc repro` first")
     staged = _with_staging(root, params, gate, remote, branch, dvc_push)
     if staged is not None:
         return staged
@@ -146,7 +132,7 @@ def promote(
         champion = read_champion(root / params.paths.champion)
         previous = champion.version if champion else None
         return Outcome(HELD, hold_paragraph(gate, previous), previous=previous, gate=gate)
-    validation = read_json(root / params.paths.reports / "validation.json") or {}
+    validation = read_json(root / params.artifacts.validation) or {}
     pinned = getattr(read_champion(root / params.paths.champion), "pin", None)
     try:
         if pinned:
@@ -224,8 +210,8 @@ def record(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Commit and push the state the last `dvc repro` left, unless the branch holds it."""
-    params = load_params(root / "params.yaml")
-    gate = read_json(root / params.paths.reports / "gate.json")
+    params = load_params(root / catalog.PARAMS)
+    gate = read_json(root / params.artifacts.gate)
     git = _Git(root)
     try:
         branch = branch or git("rev-parse", "--abbrev-ref", "HEAD")
@@ -279,7 +265,7 @@ def reproduced_paths(root: Path) -> list[str]:
             for out in stage.outs
             if not out.use_cache
         }
-    return ["dvc.lock", *sorted(outs), ":(glob)**/.gitignore"]
+    return [catalog.DVC_LOCK, *sorted(outs), ":(glob)**/.gitignore"]
 
 
 def _existing(root: Path, paths: list[str]) -> list[str]:
@@ -318,7 +304,8 @@ def _record_message(git: _Git, gate: dict | None) -> str:
     decision = (gate or {}).get("decision", "none")
     reasons = (gate or {}).get("reasons") or []
     lines = [
-        f"reproduce {head}: dvc.lock, reports and plots as `dvc repro` made them {SKIP_CI}",
+        f"reproduce {head}: {catalog.DVC_LOCK}, reports and plots as `dvc repro` made them "
+        f"{SKIP_CI}",
         "",
         f"Gate: {decision}" + (f": {reasons[0]}" if reasons else ""),
         f"Reproduced-by: {promoted_by()}",
@@ -352,7 +339,7 @@ def rollback(
 ) -> Outcome:
     """Assign `prod` back to an earlier version (default: the one before the champion) and
     pin it there: every gate holds until `release`, so no scheduled run undoes it."""
-    params = load_params(root / "params.yaml")
+    params = load_params(root / catalog.PARAMS)
     name = params.registry.model_name
     git = _Git(root)
     current = None
@@ -434,7 +421,7 @@ def pin(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Pin prod on the champion it has now (an incident freeze): every gate holds."""
-    params = load_params(root / "params.yaml")
+    params = load_params(root / catalog.PARAMS)
     name = params.registry.model_name
     git = _Git(root)
     record = read_json(root / params.paths.champion) or {}
@@ -474,7 +461,7 @@ def release(
     dvc_push: Callable[[Path], None] = _dvc_push,
 ) -> Outcome:
     """Lift the pin: the next gate may promote again."""
-    params = load_params(root / "params.yaml")
+    params = load_params(root / catalog.PARAMS)
     name = params.registry.model_name
     git = _Git(root)
     record = read_json(root / params.paths.champion) or {}
@@ -683,7 +670,7 @@ def _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push
     prod and its champion stay as they are."""
     import pandas as pd
 
-    validation = read_json(root / params.paths.reports / "validation.json") or {}
+    validation = read_json(root / params.artifacts.validation) or {}
     try:
         if not validation.get("passed"):
             raise Refused("validation did not pass for this data; the gate cannot stage it")
@@ -712,7 +699,7 @@ def _stage_candidate(root, params, gate, champion, git, remote, branch, dvc_push
     bump = bump_kind(root, params, champion.commit)
     version = next_version(registry.latest(name), bump)
     card = read_json(root / params.paths.card)
-    holdout = pd.read_parquet(Path(root) / params.paths.curated / "holdout.parquet")
+    holdout = pd.read_parquet(Path(root) / params.artifacts.holdout)
     selected_through = holdout[params.contract.time_column].max().isoformat()
     would_be = _champion_record(params, version, source, card, gate, champion, bump)
     old = champion.staging
@@ -843,8 +830,8 @@ def _check_lock_is_fresh(root: Path) -> None:
     if changed:
         stages = ", ".join(sorted(changed))
         raise Refused(
-            f"outputs do not match dvc.lock for {stages}: run `dvc repro` and promote the "
-            "result, never a stale lock"
+            f"outputs do not match {catalog.DVC_LOCK} for {stages}: run `dvc repro` and "
+            "promote the result, never a stale lock"
         )
 
 
@@ -852,14 +839,11 @@ def _check_origin_has_not_moved(git: _Git, remote: str, branch: str) -> None:
     """Fetch the branch and tags; the branch on the remote must not be ahead of us."""
     try:
         git("fetch", "--quiet", "--tags", remote, branch)
-    except _GitFailed as exc:
+    except GitFailed as exc:
         if "couldn't find remote ref" in exc.output:
             return  # the remote has no such branch yet: the first push creates it
         raise
-    result = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD"], cwd=git.root, check=False
-    )
-    if result.returncode != 0:
+    if not git_succeeds("merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD", cwd=git.root):
         raise Refused(
             f"{remote}/{branch} has moved since this commit was built: the newer commit gets "
             "its own retraining run, which compares with whatever champion is current then"
@@ -868,8 +852,8 @@ def _check_origin_has_not_moved(git: _Git, remote: str, branch: str) -> None:
 
 def _params_sections_at(git: _Git, rev: str) -> dict:
     """params.yaml at rev, parsed like today's, so defaults and types compare equal."""
-    text = git("show", f"{rev}:params.yaml", check=False)
-    pipeline = git("show", f"{rev}:dvc.yaml", check=False)
+    text = git("show", f"{rev}:{catalog.PARAMS}", check=False)
+    pipeline = git("show", f"{rev}:{catalog.DVC_YAML}", check=False)
     try:
         data = merge_dvc_vars(yaml.safe_load(text) or {}, yaml.safe_load(pipeline) or {})
         return parse_params(data).model_dump(mode="json", by_alias=True)
@@ -879,7 +863,7 @@ def _params_sections_at(git: _Git, rev: str) -> dict:
 
 def _stage_code_at(git: _Git, rev: str) -> set[str]:
     """The code files dvc.yaml's stages depend on at rev (none when it has no dvc.yaml)."""
-    return code_deps(git("show", f"{rev}:dvc.yaml", check=False))
+    return code_deps(git("show", f"{rev}:{catalog.DVC_YAML}", check=False))
 
 
 def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str = "HEAD") -> str:
@@ -890,28 +874,24 @@ def bump_kind(root: Path, params: Params, champion_commit: str | None, head: str
     """
     if champion_commit is None:
         return "major"
-    git = _Git(root)
-    before = _params_sections_at(git, champion_commit)
+    at = _Git(root)
+    before = _params_sections_at(at, champion_commit)
     now = params.model_dump(mode="json", by_alias=True)
     if any(before.get(section) != now.get(section) for section in MAJOR_SECTIONS):
         return "major"
-    result = subprocess.run(
-        [
-            "git",
-            "diff",
-            "--quiet",
-            champion_commit,
-            head,
-            "--",
-            *MAJOR_PATHS,
-            *sorted(_stage_code_at(git, champion_commit) | _stage_code_at(git, head)),
-            ":(exclude,glob)**/__pycache__/**",
-            ":(exclude,glob)**/*.pyc",
-        ],
-        cwd=git.root,
-        check=False,
+    unchanged = git_succeeds(
+        "diff",
+        "--quiet",
+        champion_commit,
+        head,
+        "--",
+        *MAJOR_PATHS,
+        *sorted(_stage_code_at(at, champion_commit) | _stage_code_at(at, head)),
+        ":(exclude,glob)**/__pycache__/**",
+        ":(exclude,glob)**/*.pyc",
+        cwd=root,
     )
-    return "major" if result.returncode != 0 else "minor"
+    return "minor" if unchanged else "major"
 
 
 def _primary(gate: dict) -> dict:
@@ -1067,10 +1047,10 @@ def _publish(
             f"HEAD:refs/heads/{branch}",
             *(f"refs/tags/{tag}" for tag in tags),
         )
-    except (_GitFailed, CommandFailed) as exc:
+    except (GitFailed, CommandFailed) as exc:
         _undo(git, tags, restore)
         output = getattr(exc, "output", str(exc))
-        rejected = isinstance(exc, _GitFailed) and any(word in output for word in _LOST_RACE)
+        rejected = isinstance(exc, GitFailed) and any(word in output for word in _LOST_RACE)
         return Outcome(
             REFUSED if rejected else ERROR,
             (

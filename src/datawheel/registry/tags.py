@@ -8,7 +8,6 @@ while the tags remain exactly what `gto show` and `dvc artifacts get` understand
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from semver import Version
 
 from datawheel.config.params import Registry as RegistryParams
 from datawheel.errors import ParamsError
+from datawheel.io.git import git
 
 PROD = "prod"
 _FIELDS = (
@@ -179,12 +179,6 @@ def parse_tag_line(line: str) -> RegistryTag | None:
 
 def read_registry(root: Path) -> Registry:
     """Every GTO tag in the repository, from a single `git for-each-ref`."""
-    output = subprocess.run(
-        ["git", "for-each-ref", "refs/tags", f"--format={chr(9).join(_FIELDS)}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    output = git("for-each-ref", "refs/tags", f"--format={chr(9).join(_FIELDS)}", cwd=root)
     tags = [parse_tag_line(line) for line in output.splitlines() if line]
     return Registry([t for t in tags if t is not None])

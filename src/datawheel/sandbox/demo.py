@@ -60,7 +60,7 @@ def run_demo(
             )
             bar.advance(task)
     wheel.sync()
-    champion = _read(wheel.dev / "models/champion.json")
+    champion = _read(wheel.dev / wheel.champion_path)
     lineage = wheel._git(
         "for-each-ref",
         f"refs/tags/{wheel.model_name}@{champion.get('version')}",

@@ -11,19 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import git
 import yaml
 
+from datawheel.config import catalog
 from datawheel.config.params import load_params
 from datawheel.io.files import read_json
-from datawheel.io.process import command_env, dvc
+from datawheel.io.git import git
+from datawheel.io.process import capture, command_env, dvc
 from datawheel.project.scaffold import edit_yaml, init_repo
 
 WORKFLOW = ".github/workflows/retrain.yml"
@@ -77,6 +77,8 @@ class Flywheel:
         self.runs = 0
         self.records: list[RunRecord] = []
         self.model_name = ""
+        self.champion_path = catalog.DEFAULT_CHAMPION  # both from params.yaml in setup()
+        self.artifacts: catalog.Artifacts
 
     # -- the team's side ------------------------------------------------------------------
 
@@ -86,10 +88,11 @@ class Flywheel:
         if self.params:
             set_params(self.dev, self.params)
             self._commit("params: settings for this workspace")
-        self.model_name = load_params(
-            self.dev / "params.yaml", check_estimators=False
-        ).registry.model_name
-        git.Repo.init(self.origin, bare=True, initial_branch="main")
+        params = load_params(self.dev / catalog.PARAMS, check_estimators=False)
+        self.model_name = params.registry.model_name
+        self.artifacts = params.artifacts
+        self.champion_path = params.paths.champion
+        git("init", "--quiet", "--bare", "--initial-branch=main", str(self.origin), cwd=self.dev)
         self._git("remote", "add", "origin", str(self.origin))
         self._git("push", "--quiet", "origin", "main")
 
@@ -118,7 +121,7 @@ class Flywheel:
 
     def acknowledge(self, batch: str) -> None:
         """The reviewed fix for a bad batch: list it in params.yaml; raw data stays as is."""
-        current = yaml.safe_load((self.dev / "params.yaml").read_text())["validate"]
+        current = yaml.safe_load((self.dev / catalog.PARAMS).read_text())["validate"]
         listed = [*current.get("acknowledged_batches", []), batch]
         self.change_params(
             {("validate", "acknowledged_batches"): listed},
@@ -133,12 +136,9 @@ class Flywheel:
         """An operator's registry command (rollback, pin, release) from an up-to-date clone."""
         self.sync()
         outcome_file = self.dev / f"{command}.json"
-        result = subprocess.run(
+        result = capture(
             [sys.executable, "-m", "datawheel", command, "--outcome", outcome_file.name, *args],
             cwd=self.dev,
-            capture_output=True,
-            text=True,
-            env=command_env(),
             check=False,
         )
         outcome = read_json(outcome_file) or {"result": "error", "message": result.stdout}
@@ -164,12 +164,7 @@ class Flywheel:
         workspace, temp = run_dir / "workspace", run_dir / "temp"
         workspace.mkdir(parents=True)
         temp.mkdir()
-        head = subprocess.run(
-            ["git", "--git-dir", str(self.origin), "rev-parse", "main"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = git("--git-dir", str(self.origin), "rev-parse", "main", cwd=self.origin)
         results = run_steps(
             self.dev / WORKFLOW,
             JOB,
@@ -195,14 +190,17 @@ class Flywheel:
     def _emulate_uses(self, step, context) -> int:
         """actions/checkout: a full clone of origin with tags; setup-python: nothing to do."""
         if "actions/checkout" in step.uses:
-            git.Repo.clone_from(self.origin, context["github"]["workspace"], branch="main")
+            workspace = context["github"]["workspace"]
+            git(
+                "clone", "--quiet", "--branch", "main", str(self.origin), workspace, cwd=self.origin
+            )
         return 0
 
     def _record(self, step, days, rows, workspace, temp, results) -> RunRecord:
-        outcome = read_json(temp / "promotion.json")
+        outcome = read_json(temp / catalog.PROMOTION)
         # the gate that decided: a promotion re-evaluates against the new champion after it
-        gate = (outcome or {}).get("gate") or read_json(workspace / "reports/gate.json")
-        validation = read_json(workspace / "reports/validation.json") or {}
+        gate = (outcome or {}).get("gate") or read_json(workspace / self.artifacts.gate)
+        validation = read_json(workspace / self.artifacts.validation) or {}
         repro_failed = any(r.name.startswith("Reproduce") and r.exit_code for r in results)
         if repro_failed:  # validate wrote its report before it stopped the pipeline
             names = ", ".join(Path(b).name for b in validation.get("failed_batches", []))
@@ -241,25 +239,17 @@ class Flywheel:
         )
 
     def _origin_champion(self) -> Path:
-        path = self.workspace / "ci" / "champion.json"
-        text = subprocess.run(
-            ["git", "--git-dir", str(self.origin), "show", "main:models/champion.json"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        path = self.workspace / "ci" / Path(self.champion_path).name
+        text = git(
+            "--git-dir", str(self.origin), "show", f"main:{self.champion_path}", cwd=self.origin
+        )
         path.write_text(text)
         return path
 
     def _drift(self, workspace: Path) -> str:
         """Columns `datawheel drift` finds shifted in the newest batch, if it can tell."""
-        result = subprocess.run(
-            [sys.executable, "-m", "datawheel", "drift", "--json"],
-            cwd=workspace,
-            capture_output=True,
-            text=True,
-            env=command_env(),
-            check=False,
+        result = capture(
+            [sys.executable, "-m", "datawheel", "drift", "--json"], cwd=workspace, check=False
         )
         try:
             report = json.loads(result.stdout)
@@ -273,17 +263,16 @@ class Flywheel:
     # -- helpers ----------------------------------------------------------------------------
 
     def _git(self, *args: str) -> str:
-        return git.Repo(self.dev).git.execute(["git", *args])
+        return git(*args, cwd=self.dev)
 
     def _commit(self, message: str) -> None:
-        repo = git.Repo(self.dev)
-        repo.git.add(A=True)
-        repo.git.commit("--quiet", "--allow-empty", "-m", message)
+        self._git("add", "--all")
+        self._git("commit", "--quiet", "--allow-empty", "-m", message)
 
 
 def set_params(root: Path, changes: dict[tuple[str, ...], Any]) -> None:
     """Edit params.yaml in place, one dotted key at a time, keeping its comments."""
-    edit_yaml(root / "params.yaml", changes)
+    edit_yaml(root / catalog.PARAMS, changes)
 
 
 @dataclass(frozen=True)

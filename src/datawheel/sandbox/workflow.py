@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -27,6 +26,7 @@ from typing import Any, Literal, NoReturn
 import yaml
 
 from datawheel.errors import DatawheelError
+from datawheel.io.process import run as run_command
 
 SHELLS = {
     None: ["bash", "-e"],
@@ -497,15 +497,8 @@ class _Runner:
         if not cwd.is_dir():
             output = f"working-directory {cwd} does not exist\n"
             return StepResult(step.name, 1, output, "failure")
-        completed = subprocess.run(
-            [*SHELLS[step.shell], str(script)],
-            cwd=cwd,
-            env=process_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=False,
+        completed = run_command(
+            [*SHELLS[step.shell], str(script)], cwd=cwd, env=process_env, check=False
         )
         self.exported.update(parse_key_values(files["GITHUB_ENV"].read_text()))
         return StepResult(

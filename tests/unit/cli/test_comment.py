@@ -16,17 +16,17 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from datawheel.cli.ci import (
+from datawheel.cli.ci import parse_pr_number
+from datawheel.errors import ParamsError
+from datawheel.io.github import (
     MARKER,
     MAX_COMMENT_CHARS,
     GitHubAPI,
     GitHubAPIError,
     find_sticky,
-    parse_pr_number,
     post_sticky_comment,
     sticky_body,
 )
-from datawheel.errors import ParamsError
 from datawheel.io.process import command_env
 
 REPO = "acme/churn"
