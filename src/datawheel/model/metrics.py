@@ -25,6 +25,7 @@ from sklearn.metrics import (
 )
 
 from datawheel.config.params import METRIC_SPECS, metrics_of
+from datawheel.io.files import json_safe
 
 METRICS = tuple(metrics_of("classification"))
 REGRESSION_METRICS = tuple(metrics_of("regression"))
@@ -457,7 +458,7 @@ class BootstrapResult:
     seed: int
 
     def to_dict(self) -> dict[str, Any]:
-        return json_ready(asdict(self))
+        return json_safe(asdict(self))
 
 
 def _check_bootstrap_settings(metric: str, samples: int, confidence: float) -> None:
@@ -590,18 +591,3 @@ def holdout_identity(
         "end": stamps.max().date().isoformat(),
         "fingerprint": digest.hexdigest()[:12],
     }
-
-
-def json_ready(value: Any) -> Any:
-    """Plain JSON types: numpy scalars and arrays to Python, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(key): json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return [json_ready(item) for item in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -19,13 +19,13 @@ import pandas as pd
 
 from datawheel.config.catalog import PNG_FOLDER, SEGMENTS_PNG
 from datawheel.config.params import Params
+from datawheel.io.files import json_safe
 from datawheel.io.models import load_model
 from datawheel.model.metrics import (
     BootstrapResult,
     class_profile,
     classification_metrics,
     holdout_identity,
-    json_ready,
     naive_regression_metrics,
     paired_bootstrap,
     paired_bootstrap_regression,
@@ -207,7 +207,7 @@ def evaluate_candidate(
         identity["classes_absent"] = " ".join(absent)
     return EvaluationResult(
         metrics_record(metrics, identity, bootstrap),
-        json_ready(segments),
+        json_safe(segments),
         decision,
         scorer.curves(candidate_predictions),
         staging,
@@ -272,7 +272,7 @@ def metrics_record(
     if bootstrap is not None:
         record["gate"] = gate_delta(bootstrap)
     record["holdout"] = holdout
-    return json_ready(record)
+    return json_safe(record)
 
 
 def gate_delta(bootstrap: BootstrapResult) -> dict[str, float]:
