@@ -77,7 +77,8 @@ def _verified(data: bytes, md5: str, label: str, source: str, rule: str, fix: st
     actual = hashlib.md5(data).hexdigest()
     if actual != md5:
         raise IntegrityError(
-            f"{label}: expected md5 {md5}, {source} gave {actual} (rule: {rule}); {fix}"
+            f"{label}: {source} for md5 {md5} is corrupted: its bytes have md5 {actual} "
+            f"(rule: {rule}); {fix}"
         )
     return data
 

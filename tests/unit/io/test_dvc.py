@@ -53,6 +53,7 @@ def test_an_altered_cache_object_is_refused(root: Path):
     with pytest.raises(IntegrityError, match="cache_integrity") as refused:
         fetch_by_md5(MD5, "models/model.skops", root)
     assert "models/model.skops" in str(refused.value) and MD5 in str(refused.value)
+    assert "corrupted" in str(refused.value)
     assert refused.value.exit_code == 6
 
 
